@@ -1,0 +1,188 @@
+"""Competitor search quality and speed, diffscan's hybrid next to plain baselines, in one run.
+
+    python -m bench.competitors            # Abt-Buy recall, BigBasket substitutes, build and query speed
+    python -m bench.competitors --quick    # Abt-Buy only; exits 1 if R@10 < 0.97 (the CI quality gate)
+
+Abt-Buy: query = each Abt listing's name that has a match; index = all Buy listings.
+BigBasket: index with category_path = category > sub_category; the `type` column is held out as the
+ground truth of "substitute", 1,000 random listings query by id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+
+import numpy as np
+from rapidfuzz import fuzz, process
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from bench.common import OUT, percentile, peak_rss_mb, require_datasets, table, timer
+from diffscan.catalog import load_catalog
+from diffscan.competitors import Weights, find_competitors
+from diffscan.encoder import EmbeddingCache, load_encoder
+from diffscan.index import build_index
+
+GATE_R10 = 0.97
+
+
+def recall_table(ranked: dict[str, list[list[str]]], gold: list[set[str]]) -> list[list]:
+    """R@1, R@10, MRR@10 per method from ranked id lists."""
+    rows = []
+    for method, lists in ranked.items():
+        r1 = r10 = mrr = 0.0
+        for ids, truth in zip(lists, gold):
+            hits = [i for i, x in enumerate(ids[:10]) if x in truth]
+            if hits:
+                r10 += 1
+                mrr += 1 / (hits[0] + 1)
+                r1 += hits[0] == 0
+        n = len(gold)
+        rows.append([method, r1 / n, r10 / n, mrr / n])
+    return rows
+
+
+def abt_buy(data, model: str | None, work) -> tuple[list[list], dict]:
+    """Same-product search Abt -> Buy for diffscan and the plain baselines."""
+    buy_index, _, _ = build_index(data / "abt_buy" / "buy.csv", work / f"buy-{model or 'minilm'}", model=model)
+    abt = load_catalog(data / "abt_buy" / "abt.csv").listings
+    import pandas as pd
+
+    matches = pd.read_csv(data / "abt_buy" / "matches.csv", dtype=str)
+    gold_map: dict[str, set[str]] = {}
+    for a, b in zip(matches["idAbt"], matches["idBuy"]):
+        gold_map.setdefault(a, set()).add(b)
+    queries = abt[abt["listing_id"].isin(gold_map)]
+    qtexts = queries["title"].tolist()
+    gold = [gold_map[q] for q in queries["listing_id"]]
+    buy = buy_index.listings
+    buy_ids = buy["listing_id"].to_numpy()
+    encoder = buy_index.encoder()
+    qvecs = encoder.encode(qtexts, cache=EmbeddingCache(encoder.model_id))
+
+    def top10(scores: np.ndarray) -> list[str]:
+        return buy_ids[np.argsort(-scores)[:10]].tolist()
+
+    ranked: dict[str, list[list[str]]] = {}
+    tag = "static" if model == "static" else "MiniLM"
+    ranked[f"{tag} cosine (baseline)"] = [top10(buy_index.vectors @ v) for v in qvecs]
+    plain_texts = [f"{t} {b}".strip() for t, b in zip(buy["title"], buy["brand"])]
+    tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit(plain_texts)
+    bm, qm = tfidf.transform(plain_texts), tfidf.transform(qtexts)
+    ranked["char 3-5 TF-IDF (baseline)"] = [top10((bm @ qm[i].T).toarray().ravel()) for i in range(len(qtexts))]
+    fz = process.cdist(qtexts, plain_texts, scorer=fuzz.token_set_ratio, workers=2)
+    ranked["rapidfuzz token_set_ratio (baseline)"] = [top10(row) for row in fz]
+    latencies = []
+    hybrid = []
+    for text, vec in zip(qtexts, qvecs):
+        with timer() as t:
+            res = find_competitors(buy_index, text, k=10, query_vector=vec, explain=False)
+        latencies.append(t() * 1000)
+        hybrid.append([c.listing_id for c in res.competitors])
+    ranked[f"diffscan hybrid ({tag})"] = hybrid
+    return recall_table(ranked, gold), {"queries": len(qtexts), "index": len(buy)}
+
+
+def bigbasket(data, work) -> tuple[list[list], list[list], dict]:
+    """Build speed, query latency and substitute quality on the 20,000-listing BigBasket catalog."""
+    catalog = data / "bigbasket" / "products.csv"
+    mapping = {"category": "category,sub_category"}  # `type` is held out as ground truth
+    cold_cache = work / "cold-cache"
+    shutil.rmtree(cold_cache, ignore_errors=True)
+    load_encoder()  # model load is a one-off cost, not per build
+    with timer() as t_cold:
+        index, report, _ = build_index(catalog, work / "bigbasket", mapping=mapping, cache_dir=cold_cache)
+    with timer() as t_warm:
+        build_index(catalog, work / "bigbasket", mapping=mapping, cache_dir=cold_cache)
+    shutil.rmtree(cold_cache, ignore_errors=True)
+    n = len(index)
+    speed = [
+        ["build, cold (no cached embeddings)", f"{t_cold():.1f} s", f"{n / t_cold():.0f} listings/s"],
+        ["build again, no changes", f"{t_warm():.1f} s", ""],
+    ]
+    encoder = index.encoder()
+    titles = index.listings["title"].tolist()
+    rng = np.random.default_rng(0)
+    sample = rng.choice(n, 300, replace=False)
+    for i in sample[:20]:  # warm up
+        find_competitors(index, titles[i] + " pack", k=10, encoder=encoder)
+    lat = []
+    for i in sample:
+        with timer() as t:
+            find_competitors(index, titles[i] + " pack", k=10, encoder=encoder)
+        lat.append(t() * 1000)
+    speed.append(["competitor query, text, warm (embedding included)",
+                  f"p50 {percentile(lat, 50):.1f} ms", f"p95 {percentile(lat, 95):.1f} ms"])
+
+    raw = load_catalog(catalog).listings  # type = 3rd level of the full path
+    types = raw["category_path"].map(lambda p: p[2] if len(p) > 2 else "").to_numpy()
+    queries = rng.choice(n, 1000, replace=False)
+    vecs = index.vectors
+    plain = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit_transform(index.texts())
+
+    def share(rows_of: list[np.ndarray]) -> float:
+        return float(np.mean([np.mean(types[r] == types[q]) for q, r in zip(queries, rows_of)]))
+
+    def top(scores: np.ndarray, q: int) -> np.ndarray:
+        scores[q] = -np.inf
+        return np.argpartition(-scores, 10)[:10]
+
+    sem = [top(vecs @ vecs[q], q) for q in queries]
+    lex = [top((plain @ plain[q].T).toarray().ravel(), q) for q in queries]
+    blend = [top(0.7 * (vecs @ vecs[q]) + 0.3 * (plain @ plain[q].T).toarray().ravel(), q) for q in queries]
+    ids = index.listings["listing_id"].tolist()
+
+    def diffscan_rows(weights: Weights) -> list[np.ndarray]:
+        out = []
+        for q in queries:
+            res = find_competitors(index, listing_id=ids[q], k=10, weights=weights, explain=False)
+            out.append(np.array([index.row_of(c.listing_id) for c in res.competitors]))
+        return out
+
+    no_prior = Weights(**{**Weights().__dict__, "category": 0.0})
+    quality = [
+        ["MiniLM cosine (baseline)", share(sem)],
+        ["char 3-5 TF-IDF (baseline)", share(lex)],
+        ["0.7/0.3 blend (baseline)", share(blend)],
+        ["diffscan hybrid, text only (no category prior)", share(diffscan_rows(no_prior))],
+        ["diffscan hybrid (default: + same category > sub_category)", share(diffscan_rows(Weights()))],
+    ]
+    return speed, quality, {"listings": n, "skipped": len(report.skipped)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="Abt-Buy only, as the CI quality gate")
+    parser.add_argument("--model", default=None, help="also measure this model tier on Abt-Buy (e.g. static)")
+    args = parser.parse_args(argv)
+    data = require_datasets()
+    work = OUT / "competitors"
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict = {}
+    rows, info = abt_buy(data, None, work)
+    if args.model:
+        extra, _ = abt_buy(data, args.model, work)
+        rows += extra
+    table(f"Abt -> Buy same-product search ({info['queries']} queries, {info['index']} Buy listings)",
+          ["method", "R@1", "R@10", "MRR@10"], rows)
+    results["abt_buy"] = rows
+    hybrid_r10 = next(r[2] for r in rows if r[0].startswith("diffscan hybrid (MiniLM"))
+    if not args.quick:
+        speed, quality, bb = bigbasket(data, work)
+        table(f"BigBasket speed ({bb['listings']:,} listings, 2 cores)", ["what", "figure", ""], speed)
+        table("BigBasket substitutes: share of top-10 competitors with the query's `type` (1,000 queries)",
+              ["method", "same-type share@10"], quality)
+        results.update(bigbasket_speed=speed, bigbasket_quality=quality)
+        print(f"\npeak RSS {peak_rss_mb():.0f} MB")
+    (work / "results.json").write_text(json.dumps(results, indent=2))
+    if hybrid_r10 < GATE_R10:
+        print(f"QUALITY GATE FAILED: Abt->Buy R@10 {hybrid_r10:.3f} < {GATE_R10}")
+        return 1
+    print(f"quality gate passed: Abt->Buy R@10 {hybrid_r10:.3f} >= {GATE_R10}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

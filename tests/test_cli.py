@@ -1,0 +1,89 @@
+"""The command line: exit codes, formats, batch mode, and user errors without tracebacks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from diffscan.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, list(args))
+
+
+def test_competitors_json(demo_index):
+    res = run("competitors", "cork yoga mat", "--index", str(demo_index.path), "-k", "3", "--format", "json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert len(data["competitors"]) == 3
+    assert {"score", "semantic", "lexical", "fuzzy", "near_duplicate", "shared_phrases"} <= set(data["competitors"][0])
+
+
+def test_competitors_by_id_table(demo_index):
+    res = run("competitors", "--id", "DS-0005", "--index", str(demo_index.path), "-k", "3")
+    assert res.exit_code == 0, res.output
+    assert "Competitors of" in res.stdout
+
+
+def test_batch_csv(demo_index, tmp_path):
+    queries = tmp_path / "q.csv"
+    queries.write_text("sku,name\nA1,bamboo toothbrush\nA2,dog bed orthopedic\n")
+    out = tmp_path / "out.csv"
+    res = run("competitors", "--queries", str(queries), "--index", str(demo_index.path), "-k", "2",
+              "--format", "csv", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [(r["query_id"], r["rank"]) for r in rows] == [("A1", "1"), ("A1", "2"), ("A2", "1"), ("A2", "2")]
+
+
+def _cli(*args, cwd=None):
+    """Run the installed entry point as a user would: checks exit code and that no traceback shows."""
+    return subprocess.run([sys.executable, "-m", "diffscan.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["competitors", "x", "--index", "/nonexistent/index"], "No index at"),
+        (["competitors", "--index", "/nonexistent/index"], "exactly one of"),
+        (["build", "/nonexistent/catalog.csv", "--out", "/tmp/never"], "not found"),
+    ],
+)
+def test_user_errors_exit_2_without_traceback(args, message):
+    res = _cli(*args)
+    assert res.returncode == 2, res.stderr
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_unknown_format_and_unknown_id(demo_index):
+    res = _cli("competitors", "x", "--index", str(demo_index.path), "--format", "xml")
+    assert res.returncode == 2 and "Unknown --format" in res.stderr
+    res = _cli("competitors", "--id", "NOPE", "--index", str(demo_index.path))
+    assert res.returncode == 2 and "not in the index" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_build_reports_skips(tmp_path):
+    cat = tmp_path / "c.csv"
+    cat.write_text("id,title,price\n1,Red mug,$5\n2,,$6\n1,Blue mug,7\n3,Green mug,abc\n")
+    res = _cli("build", str(cat), "--out", str(tmp_path / "idx"))
+    assert res.returncode == 0, res.stderr
+    assert "skipped 1: empty title" in res.stdout
+    assert "duplicate listing_id" in res.stdout
+    assert "Index of 2 listings" in res.stdout
+
+
+def test_help_lists_commands():
+    res = _cli("--help")
+    assert res.returncode == 0
+    for command in ("build", "competitors", "demo"):
+        assert command in res.stdout
