@@ -235,7 +235,7 @@ def _raise_no_rows(table: _RawTable, path: Path) -> None:
     if table.bad_rows:
         counts = _count_line(dict(Counter(_kind(reason) for _, reason in table.bad_rows).most_common()))
         raise CatalogError(
-            f"{path} has no usable listings: {len(table.bad_rows):,} rows skipped ({counts}); "
+            f"{path} has no usable listings: {_plural(len(table.bad_rows), 'row')} skipped ({counts}); "
             "fix those rows or export the file again."
         )
     if len(table.frame.columns) and table.format in ("csv", "tsv", "xlsx"):
@@ -260,7 +260,9 @@ def _read_bytes(path: Path) -> bytes:
             try:
                 data = decompress(data)
             except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
-                raise CatalogError(f"could not decompress {path}: the file is truncated or corrupt; compress it again.") from exc
+                raise CatalogError(
+                    f"could not decompress {path}: the file is truncated or corrupt; compress it again."
+                ) from exc
             if not data:
                 raise CatalogError(f"{path} is empty once decompressed; export the catalog again.")
             break
@@ -398,7 +400,9 @@ def _guess_delimiter(sample: str, *, sniff: bool) -> str:
     return best if counts[best] else ","
 
 
-def _read_delimited(data: bytes, path: Path, encoding: str, delimiter: str) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+def _read_delimited(
+    data: bytes, path: Path, encoding: str, delimiter: str
+) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
     """Parse delimited text; rows with too many fields are returned as bad rows instead of failing."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
@@ -425,7 +429,8 @@ def _read_delimited(data: bytes, path: Path, encoding: str, delimiter: str) -> t
     ]
     bad = {row for row, _ in bad_rows}
     total = len(frame) + len(bad)
-    frame.index = pd.Index([r for r in range(2, total + 2) if r not in bad]) if bad else pd.RangeIndex(2, total + 2)
+    rows = range(2, total + 2)  # the header is row 1
+    frame.index = pd.Index([r for r in rows if r not in bad]) if bad else pd.RangeIndex(rows.start, rows.stop)
     return frame, bad_rows
 
 
@@ -434,9 +439,15 @@ def _parser_error_message(path: Path, detail: str) -> str:
     quote = re.search(r"EOF inside string starting at row (\d+)", detail)
     if quote:
         row = int(quote.group(1)) + 1
-        return f"{path} has a quote that is never closed (starting at row {row}); fix the quoting or export the file again."
+        return (
+            f"{path} has a quote that is never closed (starting at row {row}); "
+            "fix the quoting or export the file again."
+        )
     detail = detail.replace("Error tokenizing data. C error: ", "").strip()
-    return f"could not parse {path} as delimited text ({detail}); check the delimiter and quoting or export the file again."
+    return (
+        f"could not parse {path} as delimited text ({detail}); "
+        "check the delimiter and quoting or export the file again."
+    )
 
 
 def _read_json(text: str, path: Path, encoding: str) -> _RawTable:
@@ -447,12 +458,15 @@ def _read_json(text: str, path: Path, encoding: str) -> _RawTable:
         if exc.msg == "Extra data" and _sniff_text_format(text[:65536]) == "jsonl":
             return _read_jsonl(text, path, encoding)
         raise CatalogError(
-            f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); fix the file or export it again."
+            f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            "fix the file or export it again."
         ) from exc
     records = _json_records(document, path)
     for number, record in enumerate(records, start=1):
         if not isinstance(record, dict):
-            raise CatalogError(f"item {number} in {path} is not a JSON object; each listing must be an object of fields.")
+            raise CatalogError(
+                f"item {number} in {path} is not a JSON object; each listing must be an object of fields."
+            )
     frame = _records_frame([_flatten(r) for r in records], list(range(1, len(records) + 1)))
     return _RawTable(frame, "json", encoding, [])
 
@@ -510,7 +524,7 @@ def _records_frame(records: list[dict[str, str]], rows: list[int]) -> pd.DataFra
     """All-text frame from flat records; fields missing from a record are empty strings."""
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
     frame = frame.fillna("").astype(str)
-    frame.index = pd.Index(rows[: len(frame)])
+    frame.index = pd.Index(rows)
     return frame
 
 
@@ -544,7 +558,7 @@ def _as_text_frame(frame: pd.DataFrame, first_row: int) -> pd.DataFrame:
     return text
 
 
-def _column_to_text(column: pd.Series) -> list[str] | pd.Series:
+def _column_to_text(column: pd.Series) -> np.ndarray | list[str]:
     """Vectorized text conversion for string and numeric columns, per value for the rest."""
     if pd.api.types.is_string_dtype(column) and not pd.api.types.is_object_dtype(column):
         return column.fillna("").astype(str).to_numpy()
@@ -622,7 +636,9 @@ def detect_mapping(columns: list[str]) -> dict[str, str]:
     return {f: ",".join(cols) for f, cols in _detect_sources(list(columns), taken=set()).items()}
 
 
-def _detect_sources(columns: list[str], taken: set[str], fields: tuple[str, ...] = CANONICAL_FIELDS) -> dict[str, list[str]]:
+def _detect_sources(
+    columns: list[str], taken: set[str], fields: tuple[str, ...] = CANONICAL_FIELDS
+) -> dict[str, list[str]]:
     """Source columns per field for ``fields``, never reusing a column in ``taken`` or across fields."""
     by_key: dict[str, str] = {}
     for column in columns:
@@ -651,7 +667,9 @@ def _detect_sources(columns: list[str], taken: set[str], fields: tuple[str, ...]
     return {name: sources[name] for name in fields if name in sources}
 
 
-def _detect_category_columns(columns: list[str], used: set[str], pick: Callable[[tuple[str, ...]], str | None]) -> list[str]:
+def _detect_category_columns(
+    columns: list[str], used: set[str], pick: Callable[[tuple[str, ...]], str | None]
+) -> list[str]:
     """Category source columns: a path column, else numbered levels, else a named chain, else ``category``."""
     path_column = pick(_CATEGORY_PATH_NAMES[:-2])
     if path_column:
@@ -770,6 +788,9 @@ def _to_number(text: str, *, dot_groups_thousands: bool) -> float | None:
         return float(text)
     except ValueError:
         return None
+
+
+_Parser = Callable[[object], tuple[float | None, str | None]]
 
 
 def _parse_price(value: object) -> tuple[float | None, str | None]:
@@ -920,7 +941,7 @@ def _cut(values: pd.Series, limit: int, column: str, notes: _Notes) -> pd.Series
     return values
 
 
-def _numbers(values: pd.Series, parse: Callable[[object], tuple[float | None, str | None]], column: str, notes: _Notes) -> np.ndarray:
+def _numbers(values: pd.Series, parse: _Parser, column: str, notes: _Notes) -> np.ndarray:
     """Parse a numeric column once per distinct value; problems become warnings and NaN."""
     parsed = {v: parse(v) for v in values.unique()}
     numbers = values.map({v: (np.nan if n is None else n) for v, (n, _) in parsed.items()}).to_numpy(dtype=float)
@@ -972,7 +993,7 @@ def _listing_ids(frame: pd.DataFrame, column: str | None, notes: _Notes) -> pd.S
 def _skips(frame: pd.DataFrame, titles: pd.Series, ids: pd.Series) -> pd.Series:
     """Reason each row is skipped ("" when used): blank row, empty title, duplicate listing_id."""
     reasons = pd.Series("", index=frame.index, dtype=str)
-    blank = (frame.apply(lambda c: c.str.strip() == "").all(axis=1)) if len(frame.columns) else reasons == ""
+    blank = frame.apply(lambda column: column.str.strip() == "").all(axis=1)
     reasons[blank] = "blank row"
     reasons[(reasons == "") & (titles == "")] = "empty title"
     usable = reasons == ""
@@ -1013,7 +1034,8 @@ def load_catalog(
     reasons = _skips(frame, table["title"], table["listing_id"])
     keep = (reasons == "").to_numpy()
     skipped = [SkippedRow(r, "", reason) for r, reason in raw.bad_rows]
-    skipped += [SkippedRow(int(r), table.at[r, "listing_id"] if reason != "blank row" else "", reason) for r, reason in reasons[~keep].items()]
+    for row, reason in reasons[~keep].items():
+        skipped.append(SkippedRow(int(row), "" if reason == "blank row" else table.at[row, "listing_id"], reason))
     skipped.sort(key=lambda s: s.row)
     kept_rows = set(frame.index[keep])
     report = LoadReport(
@@ -1028,8 +1050,8 @@ def load_catalog(
     )
     if not keep.any():
         raise CatalogError(
-            f"{path} has no usable listings: {len(skipped):,} rows skipped ({_count_line(report.skipped_by_reason())}); "
-            "check the title column or name it with --map title=COLUMN."
+            f"{path} has no usable listings: {_plural(len(skipped), 'row')} skipped "
+            f"({_count_line(report.skipped_by_reason())}); check the title column or name it with --map title=COLUMN."
         )
     return LoadResult(table[keep].reset_index(drop=True), report)
 
@@ -1055,7 +1077,9 @@ def _canonical_table(
             "listing_id": _listing_ids(frame, one("listing_id"), notes),
             "title": _cut(text("title"), MAX_TITLE_CHARS, "title", notes),
             "description": _cut(text("description"), max_description, "description", notes),
-            "category_path": pd.Series(_category_paths(frame, sources.get("category_path", []), separator), index=frame.index, dtype=object),
+            "category_path": pd.Series(
+                _category_paths(frame, sources.get("category_path", []), separator), index=frame.index, dtype=object
+            ),
             "brand": text("brand"),
             "price": numbers["price"],
             "rating": numbers["rating"],

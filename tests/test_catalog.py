@@ -119,6 +119,21 @@ def test_json_nested_values_become_dotted_columns_and_lists_become_levels(tmp_pa
     assert (row["listing_id"], row["price"], row["category_path"]) == ("7", 12.5, ["Toys", "Outdoor"])
 
 
+def test_parquet_numbers_and_named_index_become_text(tmp_path):
+    frame = pd.DataFrame({"id": [1, 2], "title": ["a", "b"], "price": [1.5, None], "reviews": [3.0, None]})
+    frame.set_index("id").to_parquet(path := tmp_path / "cat.parquet")
+    table, fmt, encoding = read_table(path)
+    assert (fmt, encoding) == ("parquet", None)
+    assert table.to_dict("list") == {"id": ["1", "2"], "title": ["a", "b"], "price": ["1.5", ""], "reviews": ["3", ""]}
+    assert load_catalog(path).listings["listing_id"].tolist() == ["1", "2"]
+
+
+def test_json_values_become_text(tmp_path):
+    rows = [{"id": 123, "title": "A", "price": 15.0, "in_stock": True, "note": None}]
+    table, _, _ = read_table(write(tmp_path, "cat.json", json.dumps(rows)))
+    assert table.to_dict("records") == [{"id": "123", "title": "A", "price": "15", "in_stock": "true", "note": ""}]
+
+
 def test_utf8_bom_is_stripped_from_first_header(tmp_path):
     result = load_text(tmp_path, "\ufefftitle,price\nMug,1\n")
     assert result.report.encoding == "utf-8-sig"
@@ -217,6 +232,11 @@ def test_old_xls_is_refused_with_fix(tmp_path):
         load_catalog(write(tmp_path, "cat.XLS", b"\xd0\xcf\x11\xe0"))
 
 
+def test_only_blank_rows_after_header(tmp_path):
+    with pytest.raises(CatalogError, match=r"no usable listings: 1 row skipped \(blank row: 1\)"):
+        load_text(tmp_path, "title,price\n,\n")
+
+
 def test_all_rows_skipped(tmp_path):
     with pytest.raises(CatalogError, match=r"no usable listings: 10 rows skipped \(empty title: 10\)"):
         load_text(tmp_path, "id,title\n" + "".join(f"{i},\n" for i in range(10)))
@@ -309,7 +329,7 @@ def test_unparseable_values_are_nan_with_warnings_not_drops(tmp_path):
         "rating is a percentage": 1,
         "review_count is negative": 1,
     }
-    assert result.report.warnings[0] .message == "price not a number ('call us')"
+    assert result.report.warnings[0].message == "price not a number ('call us')"
 
 
 def test_warnings_on_skipped_rows_are_not_reported(tmp_path):
