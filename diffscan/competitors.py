@@ -171,14 +171,14 @@ def find_competitors(
         return CompetitorResult(query_text=text, query_id=listing_id, competitors=[])
 
     df = index.listings
-    titles = df["title"].to_numpy()
+    titles = df["title"].take(cand).tolist()  # only the candidates: converting every title costs O(n)
     qcodes = model_codes(text)
-    fuzzy = np.array([fuzz.token_set_ratio(title, titles[i]) / 100.0 for i in cand], dtype=np.float32)
-    codes = np.array([bool(qcodes & model_codes(titles[i])) for i in cand]) if qcodes else np.zeros(len(cand), bool)
+    fuzzy = np.array([fuzz.token_set_ratio(title, t) / 100.0 for t in titles], dtype=np.float32)
+    codes = np.array([bool(qcodes & model_codes(t)) for t in titles]) if qcodes else np.zeros(len(cand), bool)
     qcat = [c.lower() for c in (category_path or [])]
     if qcat:
-        paths = df["category_path"].to_numpy()
-        same_cat = np.array([[c.lower() for c in paths[i]] == qcat for i in cand])
+        paths = df["category_path"].take(cand).tolist()
+        same_cat = np.array([[c.lower() for c in p] == qcat for p in paths])
     else:
         same_cat = np.zeros(len(cand), dtype=bool)
     score = (
