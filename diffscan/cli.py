@@ -51,8 +51,10 @@ def _progress() -> Progress:
     )
 
 
-def run_build(catalog: Path, out: Path, model: Optional[str], mapping: list[str], description_chars: int):
-    """Build an index with a progress bar and print what was loaded and skipped."""
+def run_build(catalog: Path, out: Path, model: Optional[str], mapping: list[str], description_chars: int, *,
+              update: bool = False, engine: str = "local", engine_options: Optional[dict] = None):
+    """Build (or with `update`, incrementally update) an index with a progress bar; print what was loaded
+    and skipped."""
     from diffscan.catalog import parse_mapping
     from diffscan.index import build_index
 
@@ -67,7 +69,8 @@ def run_build(catalog: Path, out: Path, model: Optional[str], mapping: list[str]
 
         index, report, stats = build_index(
             catalog, out, model=model, mapping=parse_mapping(mapping) if mapping else None,
-            description_chars=description_chars, progress=progress,
+            description_chars=description_chars, progress=progress, update=update, engine=engine,
+            engine_options=engine_options,
         )
     seconds = time.perf_counter() - start
     console.print(report.summary())
@@ -76,9 +79,17 @@ def run_build(catalog: Path, out: Path, model: Optional[str], mapping: list[str]
     shown = report.skipped[:5]
     for s in shown:
         console.print(f"    row {s.row}: {s.reason}", style="dim")
+    if update:
+        console.print(
+            f"Update: {stats['added']:,} added, {stats['changed']:,} changed, {stats['deleted']:,} deleted, "
+            f"{stats['unchanged']:,} unchanged (vectors re-used)."
+        )
+    search = index.manifest.get("search", {})
+    mode = "approximate (HNSW) + exact rescoring" if search.get("semantic") == "ann" else "exact"
     console.print(
         f"Index of {len(index):,} listings written to [bold]{out}[/] in {seconds:.1f} s "
-        f"({stats['embedded']:,} embedded, {stats['cached']:,} from cache; model {index.model_id})."
+        f"({stats['embedded']:,} embedded, {stats['cached']:,} from cache; model {index.model_id}; "
+        f"{mode} search)."
     )
     return index
 
@@ -90,9 +101,50 @@ def build(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="'minilm' (bundled default), 'static' (fast tier) or a local sentence-transformers folder."),
     map_: list[str] = typer.Option([], "--map", help="Column mapping FIELD=COLUMN, e.g. --map title=product_name --map category=cat1,cat2."),
     description_chars: int = typer.Option(300, help="How much of each description joins the title in the embedded text."),
+    update: bool = typer.Option(False, "--update", help="Update the existing index from this new export: embed only new and edited listings (by listing_id and text), drop listings no longer in it."),
+    engine: str = typer.Option("local", "--engine", help="'local', or 'ray' to embed on a Ray cluster (needs the 'distributed' extra: pip install -e '.[distributed]')."),
+    address: Optional[str] = typer.Option(None, "--address", help="With --engine ray: the cluster address (default: $RAY_ADDRESS, else a local single-node cluster)."),
 ) -> None:
-    """Load a catalog, embed its listings and write an index folder."""
-    run_build(catalog, out or default_index(), model, map_, description_chars)
+    """Load a catalog, embed its listings and write an index folder (large files are read in chunks)."""
+    if engine not in ("local", "ray"):
+        raise QueryError(f"Unknown --engine '{engine}': use local or ray.")
+    options = {"address": address} if engine == "ray" and address else None
+    run_build(catalog, out or default_index(), model, map_, description_chars, update=update, engine=engine,
+              engine_options=options)
+
+
+models_app = typer.Typer(help="Model tiers: the bundled MiniLM and the fast static tier distilled from it.",
+                         no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Show the models diffscan can use here and whether each is ready."""
+    from diffscan.models import list_models, models_dir
+
+    table = Table(title=f"Models (made ones live in {models_dir()})")
+    for column in ("--model", "name", "dimension", "size MB", "ready", "note"):
+        table.add_column(column)
+    for m in list_models():
+        table.add_row(m["spec"], m["name"], str(m["dimension"] or ""), f"{m['size_mb']:.1f}",
+                      "yes" if m["ready"] else "no", m["note"])
+    console.print(table)
+
+
+@models_app.command("distill")
+def models_distill(
+    force: bool = typer.Option(False, "--force", help="Distill again even if the static model exists."),
+    dims: int = typer.Option(256, "--dims", min=16, max=384, help="Output dimension (PCA)."),
+) -> None:
+    """Make the static tier from the bundled all-MiniLM-L6-v2 (offline; 1-3 minutes on 2 cores)."""
+    from diffscan.models import STATIC_NAME, distill_static_model, models_dir
+
+    start = time.perf_counter()
+    out = distill_static_model(models_dir() / STATIC_NAME if dims == 256 else models_dir() / f"static-minilm-{dims}",
+                               pca_dims=dims, force=force)
+    console.print(f"Static model ready in [bold]{out}[/] ({time.perf_counter() - start:.0f} s); "
+                  f"use it with --model {'static' if dims == 256 else out}.")
 
 
 def _competitor_table(result) -> Table:
@@ -169,6 +221,256 @@ def competitors(
                 "json": lambda: export.to_json({"query": result.query_text, "query_id": result.query_id, "competitors": rows}),
                 "jsonl": lambda: export.to_jsonl(rows)}[fmt]()
     _emit(text_out, out)
+
+
+_NICHES_HELP = """Where is there room to stand out? Niches with demand and few distinct offers, ranked.
+
+Candidates are the landscape's clusters and attribute combinations (material, audience, use, feature)
+inside a category. Demand comes from review counts, else a sales column, else ratings, else the size of
+the niche's category (market size); each niche says which it used.
+
+opportunity = 100 x demand x (0.60 x (1 - competition) + 0.20 x (1 - homogenization) + 0.20 x price_room)
+
+demand: mean log(1 + reviews or sales) per listing, pulled toward the catalog median with the weight
+of two listings, over log(1 + the catalog's 99th percentile), capped at 1 (ratings: the percentile of
+that mean rating). competition: log(1 + distinct offers) / log(1 + the 90th-percentile distinct offers
+of a cluster), capped at 1. homogenization: 1 - distinct offers / listings. price_room: share of the
+crowded neighbour cluster's listings priced below the niche's median price (0.5 without prices).
+See docs/niches.md.
+"""
+
+
+def _run_with_progress(work):
+    """Run work(progress) under rich progress bars, one per stage."""
+    with _progress() as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        return work(progress)
+
+
+def _niches_table(niches) -> Table:
+    table = Table(title="Niches by opportunity")
+    table.add_column("#", justify="right")
+    table.add_column("niche (category)", ratio=3)
+    table.add_column("opportunity [dim]D/C/H/P[/]", justify="right")
+    table.add_column("demand", ratio=2)
+    table.add_column("listings / offers", justify="right")
+    table.add_column("price band", justify="right")
+    table.add_column("USPs", ratio=2)
+    for n in niches:
+        c = n.components
+        band = "" if n.price_median is None else f"{n.price_low:,.2f}–{n.price_high:,.2f}"
+        table.add_row(
+            str(n.rank), f"{n.name} [dim]({n.category})[/]",
+            f"{n.opportunity:.1f} [dim]{c['demand']:.2f}/{c['competition']:.2f}/{c['homogenization']:.2f}/{c['price_room']:.2f}[/]",
+            n.demand_label, f"{n.size} / {n.distinct_offers}", band, ", ".join(u.text for u in n.usps[:4]),
+        )
+    return table
+
+
+@app.command(help=_NICHES_HELP)
+def niches(
+    index: Optional[Path] = IndexOpt,
+    top: int = typer.Option(20, "--top", "-n", min=1, max=500, help="How many niches to list."),
+    category: Optional[str] = typer.Option(None, help="Only niches whose category path starts with this (e.g. 'Toys > Puzzles')."),
+    min_demand: Optional[float] = typer.Option(None, help="Only niches whose demand figure (median reviews, sales or rating per listing) is at least this."),
+    export_to: Optional[Path] = typer.Option(None, "--export", "-e", help="Write the shortlist to FILE.csv, FILE.json or FILE.md."),
+) -> None:
+    from diffscan import export
+    from diffscan.niches import find_niches, niches_document, niches_frame
+
+    suffix = export_to.suffix.lower() if export_to is not None else None
+    if suffix not in (None, ".csv", ".json", ".md"):
+        raise QueryError(f"--export '{export_to}': the file name must end in .csv, .json or .md.")
+    idx = _open_index(index)
+    found = _run_with_progress(lambda p: find_niches(idx, top=top, category=category, min_demand=min_demand, progress=p))
+    if not found:
+        console.print("No niche matches: loosen --category or --min-demand.")
+    else:
+        console.print(_niches_table(found))
+        for n in found[:5]:
+            console.print(f"[bold]{n.rank}.[/] {n.positioning}", highlight=False)
+    if export_to is None:
+        return
+    document = niches_document(found, idx, top=top, category=category, min_demand=min_demand)
+    if suffix == ".csv":
+        export.to_csv(niches_frame(found), export_to)
+    elif suffix == ".json":
+        export.to_json(document, export_to)
+    else:
+        export.niches_report(document, export_to)
+    err.print(f"Wrote {export_to}")
+
+
+def _points_line(points, n: int, empty: str) -> str:
+    return ", ".join(f"{p.text} [dim]({p.count}/{n})[/]" for p in points) or empty
+
+
+@app.command()
+def differentiate(
+    text: Optional[str] = typer.Argument(None, help="Listing text (title, optionally a description)."),
+    listing_id: Optional[str] = typer.Option(None, "--id", help="A listing of the index instead of pasted text."),
+    index: Optional[Path] = IndexOpt,
+    k: int = typer.Option(20, "-k", min=1, max=500, help="How many nearest competitors to compare with."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """What sets this listing apart? Differentiation score (0-100), USPs, table stakes and suggestions.
+
+    A USP is a phrase or attribute the listing states and fewer than 20% of its k nearest competitors
+    state; table stakes are stated by at least 60% of them. Score = 100 x (0.60 distance + 0.25 unique
+    share + 0.15 no near-duplicates), see docs/niches.md.
+    """
+    from diffscan import export
+    from diffscan.differentiation import differentiate as run
+
+    if (text is None) == (listing_id is None):
+        raise QueryError("Give exactly one of: a TEXT argument or --id ID.")
+    if fmt not in ("table", "json"):
+        raise QueryError(f"Unknown --format '{fmt}': use table or json.")
+    d = run(_open_index(index), text, listing_id=listing_id, k=k)
+    if fmt == "json":
+        _emit(export.to_json(d.to_dict()), None)
+        return
+    c = d.components
+    console.print(f"[bold]{d.title}[/]", highlight=False)
+    console.print(
+        f"Differentiation score [bold]{d.score:.0f}[/]/100 (distance {c['distance']:.2f}, unique share "
+        f"{c['unique_share']:.2f}, no near-duplicates {c['no_near_duplicates']:.2f}); compared with {d.compared} "
+        f"competitors, {d.near_duplicates} near-duplicate(s), mean similarity of the nearest {d.nearest_similarity:.2f}."
+    )
+    console.print(f"[bold green]USPs[/] (stated by <20%): {_points_line(d.usps, d.compared, 'none')}", highlight=False)
+    console.print(f"[bold]Table stakes[/] (stated by ≥60%): {_points_line(d.table_stakes, d.compared, 'none')}", highlight=False)
+    table = Table(title="Suggestions")
+    for col in ("add", "why"):
+        table.add_column(col)
+    for s in d.suggestions:
+        table.add_row(s.text, s.detail)
+    if d.suggestions:
+        console.print(table)
+    nearest = Table(title=f"Nearest of the {d.compared} competitors compared")
+    for col, justify in (("#", "right"), ("title (brand; id)", "left"), ("price", "right"), ("similarity", "right"), ("match", "left")):
+        nearest.add_column(col, justify=justify)
+    for comp in d.competitors[:5]:
+        nearest.add_row(str(comp.rank), f"{comp.title} [dim]({comp.brand or 'no brand'}; {comp.listing_id})[/]",
+                        "" if comp.price is None else f"{comp.price:,.2f}", f"{comp.semantic:.2f}",
+                        "near-duplicate" if comp.near_duplicate else comp.kind)
+    console.print(nearest)
+
+
+def app_command_line(index: Optional[Path], port: Optional[int], headless: bool) -> list[str]:
+    """The `streamlit run app.py` command for `diffscan app` (the index goes after `--`)."""
+    from diffscan.ui import UPLOAD_LIMIT_MB
+
+    command = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"),
+               "--server.maxUploadSize", str(UPLOAD_LIMIT_MB), "--browser.gatherUsageStats", "false"]
+    if port is not None:
+        command += ["--server.port", str(port)]
+    if headless:
+        command += ["--server.headless", "true"]
+    if index is not None:
+        command += ["--", "--index", str(index.resolve())]
+    return command
+
+
+@app.command("app")
+def app_command(
+    index: Optional[Path] = typer.Option(None, "--index", "-i", help="Index folder to open (default: $DIFFSCAN_INDEX, else the demo corpus, built on first run)."),
+    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Port to serve on (default 8501)."),
+    headless: bool = typer.Option(False, "--headless", help="Serve without opening a browser."),
+) -> None:
+    """Open the Streamlit app: competitors, saturation map, niches and catalog upload."""
+    import subprocess
+
+    from diffscan.errors import IndexFormatError
+
+    if not (REPO_ROOT / "app.py").exists():
+        raise DiffscanError(f"{REPO_ROOT / 'app.py'} is missing: the app ships with the source; install from a clone with `pip install -e .`.")
+    if index is not None and not (index / "manifest.json").exists():
+        raise IndexFormatError(f"No index at '{index}': build one with `diffscan build CATALOG --out {index}`.")
+    raise typer.Exit(subprocess.call(app_command_line(index, port, headless)))
+
+
+def _saturation_help() -> str:
+    """The `saturation` help, with the score's formula (the same text as docs/saturation.md)."""
+    from diffscan.landscape import SATURATION_FORMULA
+
+    return (
+        "Where is the market crowded? Categories ranked by saturation score, with their clusters.\n\n"
+        "Each category (at --level; by default the deepest level whose categories mostly hold 20+ listings) "
+        "is split into clusters of the same kind of offer, named by c-TF-IDF keywords, and into "
+        "near-duplicate groups (listings shoppers could not tell apart). See docs/saturation.md.\n\n"
+        + SATURATION_FORMULA
+    )
+
+
+def _saturation_table(landscape, top: int) -> Table:
+    table = Table(title=f"Saturation by category (level {landscape.level})", caption=landscape.note)
+    for name, justify in (("#", "right"), ("category", "left"), ("listings", "right"), ("offers", "right"),
+                          ("near-dup", "right"), ("kNN sim", "right"), ("eff. clusters", "right"),
+                          ("top brand", "right"), ("price spread", "right"), ("labels", "right"),
+                          ("score", "right"), ("", "left")):
+        table.add_column(name, justify=justify, min_width=28 if name == "category" else None)
+    for r in landscape.categories.head(top).itertuples():
+        table.add_row(
+            str(r.rank), r.category, f"{r.listings:,}", f"{r.distinct_offers:,}", f"{r.near_duplicate_share:.2f}",
+            _fmt(r.mean_knn_similarity), f"{r.effective_clusters:.1f}", _fmt(r.top_brand_share), _fmt(r.price_spread),
+            f"{r.label_completeness:.2f}", f"[bold]{r.saturation_score:.1f}[/]", "[red]crowded[/]" if r.crowded else "",
+        )
+    return table
+
+
+def _fmt(value: float) -> str:
+    return "–" if value != value else f"{value:.2f}"  # NaN: not measurable
+
+
+@app.command(help=_saturation_help())
+def saturation(
+    index: Optional[Path] = IndexOpt,
+    level: Optional[int] = typer.Option(None, "--level", "-l", min=0, help="Category depth to analyze; 0 ignores categories (default: chosen from the catalog)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json (categories and clusters) or csv (categories)."),
+    top: int = typer.Option(30, "--top", "-n", min=1, help="Categories shown in the table (json and csv hold all)."),
+    map_to: Optional[Path] = typer.Option(None, "--map", help="Write the saturation map and chart to FILE.html (interactive, offline) or FILE.png."),
+    color_by: str = typer.Option("category", "--color-by", help="Colour the map by category or cluster."),
+    clusters_out: Optional[Path] = typer.Option(None, "--clusters-out", help="Write one row per listing (listing_id, category, cluster_id, cluster_label, near_duplicate_group) to FILE.csv."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the table (as CSV), json or csv to this file instead of the screen."),
+) -> None:
+    from diffscan import export
+    from diffscan.landscape import SATURATION_FORMULA, analyze_landscape, landscape_map, write_map
+
+    if fmt not in ("table", "json", "csv"):
+        raise QueryError(f"Unknown --format '{fmt}': use table, json or csv.")
+    if color_by not in ("category", "cluster"):
+        raise QueryError(f"Unknown --color-by '{color_by}': use category or cluster.")
+    if map_to is not None and map_to.suffix.lower() not in (".html", ".htm", ".png"):
+        raise QueryError(f"--map '{map_to}': the file name must end in .html (interactive) or .png.")
+    if clusters_out is not None and clusters_out.suffix.lower() != ".csv":
+        raise QueryError(f"--clusters-out '{clusters_out}': the file name must end in .csv.")
+    idx = _open_index(index)
+    landscape = _run_with_progress(lambda p: analyze_landscape(idx, level, progress=p))
+    if fmt == "table" and out is None:
+        console.print(_saturation_table(landscape, top))
+        crowded = int(landscape.categories["crowded"].sum())
+        console.print(f"{crowded} of {len(landscape.categories):,} categories are crowded "
+                      f"(saturation >= 55 with 20+ listings).", highlight=False)
+    elif fmt == "json":
+        _emit(export.to_json({"level": landscape.level, "note": landscape.note, "formula": SATURATION_FORMULA,
+                              "categories": export.records(landscape.categories),
+                              "clusters": export.records(landscape.clusters)}), out)
+    else:
+        _emit(export.to_csv(landscape.categories), out)
+    if clusters_out is not None:
+        cols = ["listing_id", "category", "cluster_id", "cluster_label", "near_duplicate_group"]
+        export.to_csv(landscape.assignments[cols], clusters_out)
+        err.print(f"Wrote {clusters_out}")
+    if map_to is not None:
+        err.print("Projecting the listings for the map…")
+        write_map(landscape_map(idx, landscape, color_by=color_by), landscape, map_to)
+        err.print(f"Wrote {map_to}")
 
 
 def _emit(text: str, out: Optional[Path]) -> None:

@@ -10,6 +10,7 @@ from rapidfuzz import fuzz
 
 from diffscan.errors import QueryError
 from diffscan.index import Index
+from diffscan.lexical import row_dots
 from diffscan.text import listing_text, maximal, model_codes, phrases
 
 # Near-duplicate: a shopper could not tell the two apart from the text. Either the meaning is
@@ -118,6 +119,29 @@ def _top(scores: np.ndarray, n: int) -> np.ndarray:
     return idx[np.isfinite(scores[idx])]
 
 
+def _candidates(
+    index: Index, text: str, qvec: np.ndarray, blocked: np.ndarray, pool: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate rows (the top `pool` of the semantic and of the lexical list, never a blocked row),
+    with their exact semantic and lexical cosines.
+
+    Small indexes score every listing exactly. Large ones (an ANN graph and lexical postings) take each
+    list's candidates from those structures and score only the candidates, still exactly: approximation
+    can change which listings are candidates, never a candidate's score.
+    """
+    qlex = index.query_lexical(text)
+    if index.ann is None and index.postings is None:
+        semantic = np.asarray(index.vectors @ qvec, dtype=np.float32)
+        lexical = np.asarray((qlex @ index.lexical_t).todense(), dtype=np.float32).ravel()
+        semantic_c = np.where(blocked, -np.inf, semantic)
+        lexical_c = np.where(blocked, -np.inf, lexical)
+        cand = np.union1d(_top(semantic_c, pool), _top(lexical_c, pool))
+        return cand, semantic[cand], lexical[cand]
+    cand = np.union1d(index.semantic_candidates(qvec, pool, blocked), index.lexical_candidates(qlex, pool, blocked))
+    semantic = np.asarray(index.vectors[cand] @ qvec, dtype=np.float32)
+    return cand, semantic, row_dots(index.lexical, cand, qlex)
+
+
 def find_competitors(
     index: Index,
     text: str | None = None,
@@ -157,16 +181,12 @@ def find_competitors(
         title = text.split("\n", 1)[0][:500]
         qvec = query_vector if query_vector is not None else (encoder or index.encoder()).encode_one(text)
 
-    semantic = np.asarray(index.vectors @ qvec, dtype=np.float32)
-    lexical = np.asarray((index.query_lexical(text) @ index.lexical_t).todense(), dtype=np.float32).ravel()
     allowed = filters.mask(index) if filters else None
     blocked = np.zeros(len(index), dtype=bool) if allowed is None else ~allowed
     if exclude is not None:
         blocked[exclude] = True
-    semantic_c = np.where(blocked, -np.inf, semantic)
-    lexical_c = np.where(blocked, -np.inf, lexical)
     pool = max(50, 5 * k)
-    cand = np.union1d(_top(semantic_c, pool), _top(lexical_c, pool))
+    cand, semantic_cand, lexical_cand = _candidates(index, text, qvec, blocked, pool)
     if len(cand) == 0:
         return CompetitorResult(query_text=text, query_id=listing_id, competitors=[])
 
@@ -182,8 +202,8 @@ def find_competitors(
     else:
         same_cat = np.zeros(len(cand), dtype=bool)
     score = (
-        weights.semantic * semantic[cand]
-        + weights.lexical * lexical[cand]
+        weights.semantic * semantic_cand
+        + weights.lexical * lexical_cand
         + weights.fuzzy * fuzzy
         + weights.code * codes
         + weights.category * same_cat
@@ -195,7 +215,7 @@ def find_competitors(
     for rank, j in enumerate(order, start=1):
         i = int(cand[j])
         rec = df.iloc[i]
-        near = is_near_duplicate(float(semantic[i]), title, rec["title"])
+        near = is_near_duplicate(float(semantic_cand[j]), title, rec["title"])
         cphrases = phrases(listing_text(rec["title"], rec["brand"], rec["description"], chars)) if explain else set()
         price = float(rec["price"])
         out.append(
@@ -207,8 +227,8 @@ def find_competitors(
                 price=None if math.isnan(price) else price,
                 category=" > ".join(rec["category_path"]),
                 score=round(float(score[j]), 4),
-                semantic=round(float(semantic[i]), 4),
-                lexical=round(float(lexical[i]), 4),
+                semantic=round(float(semantic_cand[j]), 4),
+                lexical=round(float(lexical_cand[j]), 4),
                 fuzzy=round(float(fuzzy[j]), 4),
                 code_match=bool(codes[j]),
                 same_category=bool(same_cat[j]),

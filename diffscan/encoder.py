@@ -70,25 +70,37 @@ def model_fingerprint(folder: Path) -> str:
 
 @dataclass
 class Encoder:
-    """A sentence-transformers model plus its identity; encode() returns L2-normalized float32 rows."""
+    """A sentence-transformers model plus its identity; encode() returns L2-normalized float32 rows.
+
+    `static` marks a static-embedding model (one fixed vector per token): it encodes tens of thousands
+    of texts per second, so it takes large batches and gains nothing from the embedding cache.
+    """
 
     model_id: str
     path: Path
     dimension: int
     _model: object
+    static: bool = False
+
+    @property
+    def caches(self) -> bool:
+        """Whether the embedding cache pays off: for a transformer yes; for a static model re-encoding
+        is faster than reading the cache, which would also grow by 1 GB per million listings."""
+        return not self.static
 
     def encode(
         self,
         texts: Sequence[str],
         *,
-        batch_size: int = 128,
+        batch_size: int | None = None,
         progress: Progress | None = None,
         cache: "EmbeddingCache | None" = None,
     ) -> np.ndarray:
         """Embed texts, re-using cached vectors; only unseen texts reach the model."""
+        batch_size = batch_size or (4096 if self.static else 128)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         todo = list(range(len(texts)))
-        keys = [text_key(t) for t in texts]
+        keys = [text_key(t) for t in texts] if cache is not None else []
         if cache is not None:
             hits = cache.get(keys)
             todo = [i for i, k in enumerate(keys) if k not in hits]
@@ -112,8 +124,9 @@ class Encoder:
                 show_progress_bar=False,
             ).astype(np.float32)
             out[batch] = vecs
-            fresh_keys.extend(keys[i] for i in batch)
-            fresh_vecs.append(vecs)
+            if cache is not None:
+                fresh_keys.extend(keys[i] for i in batch)
+                fresh_vecs.append(vecs)
             done += len(batch)
             if progress:
                 progress(done, len(texts))
@@ -122,8 +135,19 @@ class Encoder:
         return out
 
     def encode_one(self, text: str) -> np.ndarray:
-        """Embed a single query text (no cache: a query is cheap and rarely repeats)."""
-        return self.encode([text])[0]
+        """Embed a single query text (no cache: a query is cheap and rarely repeats).
+
+        One short text gains nothing from several threads, and when other work holds the cores a
+        multi-threaded forward pass waits on them (measured 25 ms on one thread vs 1 s on two).
+        """
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self.encode([text])[0]
+        finally:
+            torch.set_num_threads(threads)
 
 
 def text_key(text: str) -> bytes:
@@ -151,7 +175,10 @@ def load_encoder(spec: str | os.PathLike | None = None) -> Encoder:
         raise ModelError(f"Could not load the model in '{path}': {exc}. Check the folder is a complete sentence-transformers model.") from exc
     dim = (getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)() or len(model.encode(["x"])[0])
     name = "all-MiniLM-L6-v2" if path == bundled_model_path() else path.name
-    encoder = Encoder(model_id=f"{name}@{model_fingerprint(path)}", path=path, dimension=int(dim), _model=model)
+    static = type(model[0]).__name__ == "StaticEmbedding"
+    encoder = Encoder(
+        model_id=f"{name}@{model_fingerprint(path)}", path=path, dimension=int(dim), _model=model, static=static
+    )
     _LOADED[key] = encoder
     return encoder
 

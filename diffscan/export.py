@@ -77,3 +77,97 @@ def to_jsonl(records: Iterable[dict], target: str | Path | None = None) -> str:
 def records(frame: pd.DataFrame) -> list[dict]:
     """DataFrame rows as JSON-able dicts."""
     return [_jsonable(r) for r in frame.to_dict(orient="records")]
+
+
+# Markdown: catalog text is data, not markup. Escape what would format, link or open an HTML tag ("<");
+# a ">" inside a line is plain text (category paths use it).
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|#"} | {"<": "&lt;", "\n": " ", "\r": " "})
+
+
+def md_text(value) -> str:
+    """Catalog text safe inside Markdown: no formatting, links, HTML or table breaks; NaN is empty."""
+    value = _flat(_jsonable(value))
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value).translate(_MD_SPECIAL)
+
+
+def to_markdown(frame: pd.DataFrame, target: str | Path | None = None) -> str:
+    """A GitHub-style Markdown table of a DataFrame (cells escaped, lists joined with '; ')."""
+    header = "| " + " | ".join(md_text(c) for c in frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    rows = ["| " + " | ".join(md_text(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    text = "\n".join([header, rule, *rows]) + "\n"
+    if target is not None:
+        Path(target).write_text(text, encoding="utf-8")
+    return text
+
+
+def _money(value) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.2f}"
+
+
+def _price_band(n: dict) -> str:
+    low, mid, high = n.get("price_low"), n.get("price_median"), n.get("price_high")
+    if mid is None:
+        return "no prices"
+    return f"{_money(low)}–{_money(high)} (median {_money(mid)})"
+
+
+def niches_report(document: dict, target: str | Path | None = None, *, detailed: int = 10) -> str:
+    """A one-page Markdown report of a niches document (`niches.niches_document`): a ranked table, then
+    the `detailed` best niches with their USPs, positioning line and top competitors."""
+    niches = document.get("niches", [])
+    catalog = md_text(document.get("catalog") or "the catalog")
+    lines = [f"# Niches in {catalog}", ""]
+    count = document.get("listings")
+    lines.append(f"{len(niches)} niches ranked by opportunity" + (f" among {count:,} listings." if count else "."))
+    query = {k: v for k, v in (document.get("query") or {}).items() if v is not None}
+    if query:
+        lines.append("Filters: " + ", ".join(f"{k} = {md_text(v)}" for k, v in query.items()) + ".")
+    lines += ["", f"*{md_text(document.get('formula', ''))}*", ""]
+    table = pd.DataFrame(
+        [{"#": n["rank"], "niche": n["name"], "category": n["category"], "opportunity": f"{n['opportunity']:.1f}",
+          "demand": n["demand_label"], "listings / offers": f"{n['size']} / {n['distinct_offers']}",
+          "price band": _price_band(n), "USPs": [u["text"] for u in n["usps"][:4]]} for n in niches],
+        columns=["#", "niche", "category", "opportunity", "demand", "listings / offers", "price band", "USPs"],
+    )
+    lines.append(to_markdown(table))
+    for n in niches[:detailed]:
+        lines += _niche_section(n)
+    text = "\n".join(lines).rstrip() + "\n"
+    if target is not None:
+        Path(target).write_text(text, encoding="utf-8")
+    return text
+
+
+def _niche_section(n: dict) -> list[str]:
+    """One niche as a short Markdown section."""
+    c = n["components"]
+    out = [f"## {n['rank']}. {md_text(n['name'])} — opportunity {n['opportunity']:.1f}", ""]
+    out.append(f"{md_text(n['category'])} · {n['size']} listings, {n['distinct_offers']} distinct offers · "
+               f"{md_text(n['demand_label'])} (demand from {md_text(n['demand_source'])}) · price {_price_band(n)}  ")
+    out.append(f"Components: demand {c['demand']:.2f} · competition {c['competition']:.2f} · "
+               f"homogenization {c['homogenization']:.2f} · price room {c['price_room']:.2f}")
+    neighbour = n.get("neighbour")
+    if n["usps"]:
+        against = (f" vs '{md_text(neighbour['label'])}' ({neighbour['compared']} of its {neighbour['size']} listings compared)"
+                   if neighbour else "")
+        out.append("")
+        out.append(f"**USPs**{against}: " + ", ".join(f"{md_text(u['text'])} ({u['share']:.0%})" for u in n["usps"][:6]))
+    out += ["", f"> {md_text(n['positioning'])}", ""]
+    if n["top_competitors"]:
+        out.append("Top competitors:")
+        for t in n["top_competitors"][:3]:
+            facts = [md_text(t.get("brand")) or "no brand"]
+            if t.get("price") is not None:
+                facts.append(_money(t["price"]))
+            if t.get("review_count") is not None:
+                facts.append(f"{t['review_count']:,.0f} reviews")
+            if t.get("rating") is not None:
+                facts.append(f"{t['rating']:.1f}★")
+            out.append(f"- {md_text(t['title'])} ({', '.join(facts)})")
+        out.append("")
+    return out

@@ -3,17 +3,32 @@
 Character 3-5-grams catch model numbers, spelling variants and languages without spaces. Hashing
 means no vocabulary to store or grow: an index only keeps its idf vector (.npy), and the same
 vectorizer serves any catalog size.
+
+A row is `normalize(log1p(tf) * idf)`. Builds keep `log1p(tf)` until the idf of the whole catalog is
+known, so a catalog can be vectorized chunk by chunk; an update re-weighs kept rows for the new idf
+instead of re-reading their text (normalization cancels the old idf's scale exactly).
+
+Large indexes answer a query from *postings* (the transposed matrix: for each n-gram, the listings that
+have it) and read only the rarest n-grams' lists; see `lexical_candidates`.
 """
 
 from __future__ import annotations
 
+import os
+import zipfile
+from pathlib import Path
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
-from sklearn.preprocessing import normalize as l2_normalize
 
 N_FEATURES = 2**20
 NGRAM_RANGE = (3, 5)
+# Posting entries a large-index query reads at most (rarest n-grams first): ~4 ms of numpy. On 100k
+# synthetic listings the exact lexical top-10 is found as well with 50,000 (see bench/scale.py).
+POSTINGS_BUDGET = 200_000
+# ...but always the rarest few n-grams of the query, however long their lists.
+MIN_QUERY_GRAMS = 8
 
 _VECTORIZER = HashingVectorizer(
     analyzer="char_wb",
@@ -31,19 +46,56 @@ def term_counts(texts: list[str]) -> sp.csr_matrix:
     return _VECTORIZER.transform(texts).tocsr()
 
 
-def fit_idf(counts: sp.csr_matrix) -> np.ndarray:
+def log_tf(counts: sp.csr_matrix) -> sp.csr_matrix:
+    """Sublinear term frequency `log1p(tf)`: the idf-free form a chunked build keeps."""
+    m = counts.astype(np.float32, copy=True)
+    np.log1p(m.data, out=m.data)
+    return m
+
+
+def document_frequencies(m: sp.csr_matrix) -> np.ndarray:
+    """How many rows have each n-gram (rows hold no explicit zeros)."""
+    return np.bincount(m.indices, minlength=m.shape[1]).astype(np.int64)
+
+
+def idf_from_df(df: np.ndarray, n_docs: int) -> np.ndarray:
     """Smoothed idf as scikit-learn's TfidfTransformer computes it."""
-    n_docs = counts.shape[0]
-    df = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
-    return (np.log((1 + n_docs) / (1 + df)) + 1.0).astype(np.float32)
+    return (np.log((1 + n_docs) / (1 + df.astype(np.float64))) + 1.0).astype(np.float32)
+
+
+def fit_idf(counts: sp.csr_matrix) -> np.ndarray:
+    """Smoothed idf of a count matrix."""
+    return idf_from_df(document_frequencies(counts), counts.shape[0])
+
+
+def weigh_rows(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, idf: np.ndarray) -> np.ndarray:
+    """Weighted, row-L2-normalized values for CSR arrays of `log1p(tf)` (or any per-row scale of it).
+
+    Row by row, so any chunking of the rows gives the same bits.
+    """
+    w = data.astype(np.float32) * idf[indices]
+    lengths = np.diff(indptr)
+    rows = np.repeat(np.arange(len(lengths)), lengths)
+    norms = np.sqrt(np.bincount(rows, weights=np.square(w, dtype=np.float64), minlength=len(lengths)))
+    norms[norms == 0] = 1.0
+    return (w / norms[rows]).astype(np.float32)
+
+
+def weigh_log_tf(m: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+    """`normalize(m * idf)` for a matrix of `log1p(tf)` rows."""
+    data = weigh_rows(m.data, m.indices, m.indptr, idf)
+    return sp.csr_matrix((data, m.indices.copy(), m.indptr.copy()), shape=m.shape)
 
 
 def weigh(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     """Sublinear tf times idf, rows L2-normalized (so a dot product is a cosine)."""
-    m = counts.copy().astype(np.float32)
-    np.log1p(m.data, out=m.data)
-    m = m @ sp.diags(idf, format="csr")
-    return l2_normalize(m, norm="l2", copy=False).tocsr().astype(np.float32)
+    return weigh_log_tf(log_tf(counts), idf)
+
+
+def unweigh(m: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+    """Weighted rows back to a per-row multiple of `log1p(tf)`, to be weighed again with a new idf."""
+    data = (np.asarray(m.data, dtype=np.float32) / idf[m.indices]).astype(np.float32)
+    return sp.csr_matrix((data, np.array(m.indices), np.array(m.indptr)), shape=m.shape)
 
 
 def lexical_matrix(texts: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -56,3 +108,161 @@ def lexical_matrix(texts: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
 def lexical_query(text: str, idf: np.ndarray) -> sp.csr_matrix:
     """One query row in the index's lexical space."""
     return weigh(term_counts([text]), idf)
+
+
+def row_dots(m: sp.csr_matrix, rows: np.ndarray, query: sp.csr_matrix) -> np.ndarray:
+    """Cosines of the given rows of `m` with a one-row `query`, touching only those rows' entries.
+
+    A sparse product would first transpose the 2^20-wide query (~1.5 ms); this is a sorted lookup.
+    """
+    q_idx = np.asarray(query.indices)
+    q_val = np.asarray(query.data, dtype=np.float32)
+    order = np.argsort(q_idx)
+    q_idx, q_val = q_idx[order], q_val[order]
+    starts = np.asarray(m.indptr[rows], dtype=np.int64)
+    ends = np.asarray(m.indptr[rows + 1], dtype=np.int64)
+    lengths = ends - starts
+    if not len(q_idx) or not lengths.sum():
+        return np.zeros(len(rows), dtype=np.float32)
+    span = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
+    feats = np.asarray(m.indices[span])
+    vals = np.asarray(m.data[span], dtype=np.float32)
+    pos = np.minimum(np.searchsorted(q_idx, feats), len(q_idx) - 1)
+    hit = q_idx[pos] == feats
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    return np.bincount(owner[hit], weights=vals[hit] * q_val[pos[hit]], minlength=len(rows)).astype(np.float32)
+
+
+def lexical_candidates(query: sp.csr_matrix, postings: sp.csr_matrix, pool: int, blocked: np.ndarray | None = None,
+                       budget: int = POSTINGS_BUDGET) -> np.ndarray:
+    """Rows likely to have the highest lexical cosine with `query`, read from the postings.
+
+    Only the query's rarest n-grams are read (highest weight first, until `budget` posting entries, but
+    at least MIN_QUERY_GRAMS n-grams): common n-grams such as " th" have postings of half the catalog and
+    add little to a cosine. The caller scores the returned rows exactly.
+    """
+    n_docs = postings.shape[1]
+    feats = np.asarray(query.indices)
+    weights = np.asarray(query.data, dtype=np.float32)
+    order = np.argsort(-weights, kind="stable")
+    starts = np.asarray(postings.indptr[feats[order]], dtype=np.int64)
+    ends = np.asarray(postings.indptr[feats[order] + 1], dtype=np.int64)
+    cumulative = np.cumsum(ends - starts)
+    keep = max(MIN_QUERY_GRAMS, int(np.searchsorted(cumulative, budget, side="right")))
+    docs = [np.asarray(postings.indices[s:e]) for s, e in zip(starts[:keep], ends[:keep])]
+    vals = [np.asarray(postings.data[s:e]) * w for s, e, w in zip(starts[:keep], ends[:keep], weights[order][:keep])]
+    if not docs or not sum(len(d) for d in docs):
+        return np.empty(0, dtype=np.int64)
+    scores = np.bincount(np.concatenate(docs), weights=np.concatenate(vals), minlength=n_docs)
+    if blocked is not None:
+        scores[blocked] = 0.0
+    hit = np.flatnonzero(scores)
+    if len(hit) <= pool:
+        return hit
+    return hit[np.argpartition(-scores[hit], pool - 1)[:pool]]
+
+
+# ---------------------------------------------------------------------------------------------
+# On disk: the .npz that scipy.sparse.save_npz writes (uncompressed), written in pieces and mapped
+# into memory without reading it, so a million-listing matrix costs no RAM until rows are used.
+# ---------------------------------------------------------------------------------------------
+
+
+class _Chunked:
+    """Stands in for a 1-d array whose values arrive in chunks, so it is written without being held."""
+
+    def __init__(self, chunks, dtype, length: int) -> None:
+        self.chunks, self.dtype, self.length = chunks, np.dtype(dtype), length
+
+
+def _write_member(zf: zipfile.ZipFile, name: str, array) -> None:
+    """One .npy member: a whole array, or a `_Chunked` one written piece by piece."""
+    with zf.open(name, "w", force_zip64=True) as f:
+        if not isinstance(array, _Chunked):
+            np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)
+            return
+        header = {"descr": np.lib.format.dtype_to_descr(array.dtype), "fortran_order": False, "shape": (array.length,)}
+        np.lib.format.write_array_header_1_0(f, header)
+        written = 0
+        for chunk in array.chunks:
+            values = np.ascontiguousarray(chunk, dtype=array.dtype)
+            f.write(values.tobytes())
+            written += len(values)
+        if written != array.length:
+            raise ValueError(f"{name}: wrote {written} values, announced {array.length}")
+
+
+class CsrNpzWriter:
+    """Writes a CSR matrix as the uncompressed .npz `scipy.sparse.load_npz` reads, member by member.
+
+    `data` and `indices` arrive as iterables of chunks, so the matrix never has to be in memory.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def write(self, shape: tuple[int, int], nnz: int, indptr: np.ndarray, data_chunks, indices_chunks,
+              index_dtype=np.int32) -> None:
+        with zipfile.ZipFile(self.path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            _write_member(zf, "indices.npy", _Chunked(indices_chunks, index_dtype, nnz))
+            _write_member(zf, "indptr.npy", np.asarray(indptr, dtype=index_dtype))
+            _write_member(zf, "format.npy", np.array(b"csr"))
+            _write_member(zf, "shape.npy", np.array(shape, dtype=np.int64))
+            _write_member(zf, "data.npy", _Chunked(data_chunks, np.float32, nnz))
+
+
+def index_dtype_for(nnz: int, shape: tuple[int, int]):
+    """int32 indices while they fit (half the size), else int64."""
+    return np.int32 if nnz < 2**31 and max(shape) < 2**31 else np.int64
+
+
+def save_csr(path: str | os.PathLike, m: sp.csr_matrix) -> None:
+    """Save an in-memory CSR matrix in the same format (uncompressed .npz, int32 indices when they fit)."""
+    m = m.tocsr()
+    CsrNpzWriter(path).write(m.shape, m.nnz, m.indptr, [m.data], [m.indices], index_dtype_for(m.nnz, m.shape))
+
+
+def _member_array(f, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
+    """Memory-map one stored (uncompressed) .npy member of a zip file."""
+    f.seek(info.header_offset)
+    local = f.read(30)
+    if local[:4] != b"PK\x03\x04":
+        raise ValueError(f"{path}: bad zip entry {info.filename}")
+    name_len = int.from_bytes(local[26:28], "little")
+    extra_len = int.from_bytes(local[28:30], "little")
+    f.seek(info.header_offset + 30 + name_len + extra_len)
+    major, _minor = np.lib.format.read_magic(f)
+    read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read_header(f)
+    if dtype.hasobject:
+        raise ValueError(f"{path}: object arrays are not allowed")
+    offset = f.tell()
+    if int(np.prod(shape)) == 0:
+        return np.zeros(shape, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
+
+
+def load_csr(path: str | os.PathLike, *, mmap: bool = False) -> sp.csr_matrix:
+    """Load a CSR .npz; with `mmap`, data and indices stay on disk (read-only) until rows are used.
+
+    Falls back to reading into memory when a member is compressed (an index written by other tools).
+    """
+    path = Path(path)
+    if not mmap:
+        return sp.load_npz(path).tocsr()
+    with zipfile.ZipFile(path) as zf:
+        infos = {i.filename: i for i in zf.infolist()}
+        if any(infos[f"{big}.npy"].compress_type != zipfile.ZIP_STORED for big in ("data", "indices")):
+            return sp.load_npz(path).tocsr()
+        arrays = {name: np.load(zf.open(f"{name}.npy"), allow_pickle=False) for name in ("format", "shape", "indptr")}
+        with open(path, "rb") as f:
+            arrays.update({big: _member_array(f, infos[f"{big}.npy"], path) for big in ("data", "indices")})
+    if bytes(np.asarray(arrays["format"]).item()) != b"csr":
+        raise ValueError(f"{path} does not hold a CSR matrix")
+    shape = tuple(int(x) for x in np.asarray(arrays["shape"]))
+    indptr = np.asarray(arrays["indptr"])
+    m = sp.csr_matrix(shape, dtype=np.float32)
+    # Assign the arrays directly: the constructor may copy or up-cast them, reading the whole file.
+    # Plain ndarray views of the maps: slicing a np.memmap subclass costs ~10 us a slice on the query path.
+    m.data, m.indices, m.indptr = arrays["data"].view(np.ndarray), arrays["indices"].view(np.ndarray), np.array(indptr)
+    return m

@@ -1,0 +1,432 @@
+"""What sets one listing apart: a differentiation score, its table stakes, its USPs and suggestions.
+
+The listing is compared with its nearest competitors (`competitors.find_competitors`). A phrase or
+attribute the listing states is a **USP** when fewer than 20% of those competitors state it, and
+**table stakes** when at least 60% do. Suggestions name what the best-rated or most-reviewed
+competitors state and the listing does not, what most competitors state and it lacks, and attributes
+that sell nearby but that no close competitor offers (white space). See docs/niches.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from diffscan.attributes import attribute_keys, attributes_of, cjk_words, describe
+from diffscan.competitors import Competitor, find_competitors
+from diffscan.errors import QueryError
+from diffscan.index import Index
+from diffscan.text import _CJK, listing_text, maximal, normalize, phrases, tokens
+
+USP_MAX_SHARE = 0.20  # a USP is stated by fewer than this share of the competitors compared
+TABLE_STAKES_MIN_SHARE = 0.60  # table stakes: stated by at least this share of them
+LEADER_MIN_SHARE = 0.50  # a leaders' suggestion: stated by at least half of the leaders
+NEAREST = 5  # the score's distance uses the mean similarity to this many nearest competitors
+DUPLICATE_COSINE, FAR_COSINE = 0.95, 0.40  # distance scale: 0 at near-duplicates, 1 at far
+SCORE_WEIGHTS = {"distance": 0.60, "unique_share": 0.25, "no_near_duplicates": 0.15}
+WIDER = 5  # white-space suggestions look at competitors ranked k+1 .. WIDER*k
+MAX_POINTS = 10
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+_CJK_BIGRAM = re.compile(f"[{_CJK}]{{2}}")
+
+
+@dataclass
+class Point:
+    """A phrase or attribute, and how many of the competitors compared state it."""
+
+    text: str  # the words as the listing states them (for attributes, its wording)
+    key: str  # "phrase:<phrase>" or "<kind>:<value>" (an attribute)
+    kind: str  # "phrase" or the attribute kind: material, size, quantity, colour, audience, use, feature
+    share: float  # share of the competitors compared that state it, 0-1
+    count: int  # how many of them state it
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Suggestion:
+    """Something to add to the listing, and why."""
+
+    text: str
+    key: str
+    kind: str
+    reason: str  # "leaders", "table stakes" or "white space"
+    detail: str  # one sentence a seller can act on
+    share: float  # share of the close competitors that state it
+    examples: list[str] = field(default_factory=list)  # listing ids that state it
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Differentiation:
+    """How far one listing stands from its nearest competitors, and on what."""
+
+    listing_id: str | None
+    title: str
+    text: str
+    score: float  # 0-100, see SCORE_WEIGHTS and docs/niches.md
+    components: dict[str, float]  # the score's parts, each 0-1
+    nearest_similarity: float  # mean cosine to the NEAREST closest competitors
+    compared: int  # how many competitors the shares are computed over
+    near_duplicates: int
+    demand_source: str | None  # what ranked the leaders: "reviews", "rating" or None
+    table_stakes: list[Point]
+    usps: list[Point]
+    suggestions: list[Suggestion]
+    competitors: list[Competitor]
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["schema"] = "diffscan.differentiation/1"
+        return data
+
+
+@dataclass
+class Stated:
+    """What one text states: phrases (all, for counting), phrases fit to show, and attributes."""
+
+    phrases: set[str]
+    shown: set[str]  # phrases readable on their own: no bare numbers, no brand, CJK cut into words
+    attributes: dict[str, str]  # {"kind:value": wording}
+    title_phrases: set[str] = field(default_factory=set)
+
+    def keys(self) -> set[str]:
+        """Every key the text states (what competitors are counted on)."""
+        return {f"phrase:{p}" for p in self.phrases} | set(self.attributes)
+
+    def candidates(self) -> dict[str, str]:
+        """Keys fit to be shown as this text's points, with their wording."""
+        out = {f"phrase:{p}": display(p) for p in self.shown}
+        out.update(self.attributes)
+        return out
+
+
+def stated(text: str, brand: str = "", title: str | None = None) -> Stated:
+    """Phrases and attributes of a listing text (`title` is the part shoppers read first)."""
+    found = phrases(text)
+    brand_tokens = set(tokens(brand)) if brand else set()
+    cjk = {" ".join(tokens(w)) for w in cjk_words(text)}
+    shown = {p for p in found if not _is_noise(p, brand_tokens) and (p.isascii() or _fits_cjk(p, cjk))}
+    title_phrases = phrases(title) & shown if title else set()
+    return Stated(found, shown, attributes_of([text])[0], title_phrases)
+
+
+def _fits_cjk(phrase: str, cjk: set[str]) -> bool:
+    """A phrase with CJK text is shown only when it is one whole CJK word, not a straddling bigram."""
+    return phrase in cjk or not any(_CJK_CHAR.match(w) for w in phrase.split())
+
+
+def _is_noise(phrase: str, brand_tokens: set[str]) -> bool:
+    """Bare numbers and the brand's own words say nothing about the product."""
+    words = phrase.split()
+    if all(w.replace(".", "").replace(",", "").isdigit() for w in words):
+        return True
+    return bool(brand_tokens) and all(w in brand_tokens for w in words)
+
+
+def display(phrase: str) -> str:
+    """A phrase for reading: CJK character bigrams joined back ('不锈 锈钢' -> '不锈钢')."""
+    words = phrase.split()
+    if len(words) > 1 and all(_CJK_BIGRAM.fullmatch(w) for w in words):
+        if all(a[1] == b[0] for a, b in zip(words, words[1:])):
+            return words[0] + "".join(w[1] for w in words[1:])
+    return phrase
+
+
+def count_keys(stated_list: list[Stated]) -> Counter:
+    """How many texts state each key."""
+    counts: Counter = Counter()
+    for s in stated_list:
+        counts.update(s.keys())
+    return counts
+
+
+def _point(key: str, wording: str, counts: Counter, n: int) -> Point:
+    kind = "phrase" if key.startswith("phrase:") else key.split(":", 1)[0]
+    count = counts.get(key, 0)
+    return Point(text=wording, key=key, kind=kind, share=round(count / n, 4) if n else 0.0, count=count)
+
+
+def _overlaps(phrase: str, wordings: list[str]) -> bool:
+    """Whether a phrase shares a word with an attribute's wording (the attribute says it better)."""
+    words = set(phrase.split())
+    return any(words & set(w.split()) or (not w.isascii() and (w in phrase or phrase in w)) for w in wordings)
+
+
+def pick_usps(candidates: dict[str, str], counts: Counter, n: int, title: str = "") -> list[Point]:
+    """Candidates stated by fewer than USP_MAX_SHARE of the n compared: attributes, then short phrases.
+
+    Among phrases only the shortest distinctive ones are kept ('bamboo', not 'bamboo lid 550ml'), and
+    none that repeats an attribute's words.
+    """
+    if n == 0:
+        return []
+    rare = {k: w for k, w in candidates.items() if counts.get(k, 0) < USP_MAX_SHARE * n}
+    attrs = [k for k in rare if not k.startswith("phrase:")]
+    attr_words = [normalize(w) for k, w in candidates.items() if not k.startswith("phrase:")]
+    attr_keys = {k for k in candidates if not k.startswith("phrase:")}
+    phrase_keys = sorted((k for k in rare if k.startswith("phrase:")), key=lambda k: (len(k.split()), k))
+    kept: list[str] = []
+    for k in phrase_keys:
+        p = k[len("phrase:"):]
+        if any(f" {q} " in f" {p} " for q in kept) or _overlaps(display(p), attr_words):
+            continue
+        if not (attribute_keys(p) & attr_keys):  # says an attribute the listing states anyway
+            kept.append(p)
+    title_l = normalize(title)
+    points = [_point(k, rare[k], counts, n) for k in attrs]
+    points += [_point(f"phrase:{p}", display(p), counts, n) for p in kept]
+    points.sort(key=lambda pt: (pt.kind == "phrase", pt.text not in title_l, pt.share, -len(pt.text), pt.text))
+    return points[:MAX_POINTS]
+
+
+def pick_common(keys: set[str], counts: Counter, n: int, wordings: dict[str, str], title: str = "") -> list[Point]:
+    """Attributes first, then the longest phrases (not every sub-phrase), title words and most common first."""
+    attrs = [k for k in keys if not k.startswith("phrase:")]
+    attr_words = [normalize(wordings.get(k) or describe(k)) for k in attrs]
+    longest = [p for p in maximal(k[len("phrase:"):] for k in keys if k.startswith("phrase:"))
+               if not _overlaps(display(p), attr_words)]
+    title_l = normalize(title)
+    points = [_point(k, wordings.get(k) or describe(k), counts, n) for k in attrs]
+    points += [_point(f"phrase:{p}", display(p), counts, n) for p in longest]
+    points.sort(key=lambda pt: (pt.kind == "phrase", pt.text not in title_l, -pt.share, pt.text))
+    return points[:MAX_POINTS]
+
+
+def usps(own: Stated, counts: Counter, n: int, title: str = "") -> list[Point]:
+    """The listing's USPs: what it states and fewer than USP_MAX_SHARE of its n competitors state."""
+    return pick_usps(own.candidates(), counts, n, title)
+
+
+def table_stakes(own: Stated, counts: Counter, n: int, title: str = "") -> list[Point]:
+    """What the listing states and at least TABLE_STAKES_MIN_SHARE of the competitors also state."""
+    if n == 0:
+        return []
+    cand = own.candidates()
+    common = {k for k in cand if counts.get(k, 0) >= TABLE_STAKES_MIN_SHARE * n}
+    return pick_common(common, counts, n, own.attributes, title)
+
+
+def _demand(listings, rows: list[int]) -> tuple[np.ndarray, str | None]:
+    """Demand of the given rows: review counts where any exist, else ratings (0 means unrated)."""
+    if not rows:
+        return np.zeros(0), None
+    reviews = listings["review_count"].to_numpy(dtype=float)[rows]
+    if np.isfinite(reviews).any() and np.nansum(reviews) > 0:
+        return np.nan_to_num(reviews, nan=0.0), "reviews"
+    ratings = listings["rating"].to_numpy(dtype=float)[rows]
+    ratings = np.where(ratings > 0, ratings, np.nan)
+    if np.isfinite(ratings).any():
+        return np.nan_to_num(ratings, nan=0.0), "rating"
+    return np.zeros(len(rows)), None
+
+
+def _title_claims(comp_stated: list[Stated]) -> set[str]:
+    """Keys fit for suggestions: attributes, and phrases of 2+ words some competitor puts in its title."""
+    out: set[str] = set()
+    for s in comp_stated:
+        out |= set(s.attributes)
+        out |= {f"phrase:{p}" for p in s.title_phrases if len(p.split()) >= 2}
+    return out
+
+
+def _leader_suggestions(own: Stated, comp_stated: list[Stated], demand: np.ndarray, source: str | None,
+                        ids: list[str], counts: Counter) -> list[Suggestion]:
+    """What most of the best-rated / most-reviewed competitors state and the listing does not."""
+    n = len(comp_stated)
+    if source is None or n == 0:
+        return []
+    top = max(3, math.ceil(n / 4))
+    leaders = [int(i) for i in np.argsort(-demand, kind="stable")[:top] if demand[i] > 0]
+    if len(leaders) < 2:
+        return []
+    lead_counts = count_keys([comp_stated[i] for i in leaders])
+    claims = _title_claims([comp_stated[i] for i in leaders])
+    mine = own.keys()
+    wanted = {k for k, c in lead_counts.items()
+              if c >= LEADER_MIN_SHARE * len(leaders) and k not in mine and k in claims and not _said_otherwise(k, own)}
+    label = "most-reviewed" if source == "reviews" else "best-rated"
+    out = []
+    for pt in pick_common(wanted, counts, n, _wordings(comp_stated, wanted))[:5]:
+        examples = [ids[i] for i in leaders if pt.key in comp_stated[i].keys()][:3]
+        detail = f"{lead_counts[pt.key]} of the {len(leaders)} {label} competitors state '{pt.text}'; this listing does not."
+        out.append(Suggestion(pt.text, pt.key, pt.kind, "leaders", detail, pt.share, examples))
+    return out
+
+
+def _said_otherwise(key: str, own: Stated) -> bool:
+    """A phrase naming an attribute the listing already states in other words ('stainless steel' vs '不锈钢')."""
+    return key.startswith("phrase:") and any(k in own.attributes for k in attribute_keys(key[len("phrase:"):]))
+
+
+def _wordings(stated_list: list[Stated], keys: set[str]) -> dict[str, str]:
+    """The first wording of each attribute key among the texts."""
+    out: dict[str, str] = {}
+    for s in stated_list:
+        for k, w in s.attributes.items():
+            if k in keys:
+                out.setdefault(k, w)
+    return out
+
+
+def _missing_table_stakes(own: Stated, counts: Counter, comp_stated: list[Stated]) -> list[Suggestion]:
+    """What at least TABLE_STAKES_MIN_SHARE of the competitors state and the listing does not."""
+    n = len(comp_stated)
+    if n == 0:
+        return []
+    mine, claims = own.keys(), _title_claims(comp_stated)
+    missing = {k for k, c in counts.items()
+               if c >= TABLE_STAKES_MIN_SHARE * n and k not in mine and k in claims and not _said_otherwise(k, own)}
+    return [
+        Suggestion(pt.text, pt.key, pt.kind, "table stakes",
+                   f"{pt.count} of {n} competitors state '{pt.text}'; shoppers may expect it.", pt.share)
+        for pt in pick_common(missing, counts, n, _wordings(comp_stated, missing))[:5]
+    ]
+
+
+_KIND_ORDER = {"material": 0, "feature": 1, "audience": 2, "use": 3, "colour": 4, "size": 5, "quantity": 6}
+
+
+def _white_space(own: Stated, counts: Counter, wider_attrs: list[dict[str, str]], wider_ids: list[str]) -> list[Suggestion]:
+    """Attributes that listings a little further away state but no close competitor (nor the listing) does."""
+    mine = own.keys()
+    found: dict[str, list[int]] = {}
+    for i, attrs in enumerate(wider_attrs):
+        for key in attrs:
+            if key not in mine and counts.get(key, 0) == 0:
+                found.setdefault(key, []).append(i)
+    ranked = sorted(found.items(), key=lambda kv: (_KIND_ORDER.get(kv[0].split(":")[0], 9), -len(kv[1]), kv[0]))
+    out = []
+    for key, rows in ranked[:5]:
+        wording = wider_attrs[rows[0]][key]
+        detail = f"No close competitor offers '{wording}'; {len(rows)} listing(s) a little further away do."
+        out.append(Suggestion(wording, key, key.split(":")[0], "white space", detail, 0.0, [wider_ids[i] for i in rows[:3]]))
+    return out
+
+
+def differentiation_score(semantic: list[float], unique_share: float, near_duplicates: int) -> tuple[float, dict[str, float], float]:
+    """(score 0-100, components 0-1, nearest similarity) from the competitors' cosine similarities.
+
+    score = 100 x (0.60 distance + 0.25 unique_share + 0.15 no_near_duplicates), where distance maps
+    the mean cosine of the 5 nearest competitors linearly from 0.95 (near-duplicates: 0) to 0.40 (1).
+    """
+    if not semantic:
+        return 100.0, {"distance": 1.0, "unique_share": 1.0, "no_near_duplicates": 1.0}, 0.0
+    nearest = float(np.mean(sorted(semantic, reverse=True)[:NEAREST]))
+    distance = min(1.0, max(0.0, (DUPLICATE_COSINE - nearest) / (DUPLICATE_COSINE - FAR_COSINE)))
+    parts = {"distance": round(distance, 4), "unique_share": round(unique_share, 4),
+             "no_near_duplicates": round(1 - near_duplicates / len(semantic), 4)}
+    score = 100 * sum(SCORE_WEIGHTS[name] * value for name, value in parts.items())
+    return round(score, 1), parts, round(nearest, 4)
+
+
+def _unique_share(title: str, brand: str, counts: Counter, n: int) -> float:
+    """Share of the title's phrases and attributes that fewer than USP_MAX_SHARE of the competitors state."""
+    keys = stated(title, brand).candidates()
+    if not keys or n == 0:
+        return 1.0 if n == 0 else 0.0
+    return sum(counts.get(k, 0) < USP_MAX_SHARE * n for k in keys) / len(keys)
+
+
+def _memo(index: Index) -> dict:
+    """Per-index memo (texts, what each listing states): lives as long as the loaded index."""
+    return index.__dict__.setdefault("_diffscan_memo", {})
+
+
+def listing_texts(index: Index) -> list[str]:
+    """Each listing's text as embedded (title, brand, head of the description), computed once per index."""
+    memo = _memo(index)
+    if "texts" not in memo:
+        memo["texts"] = index.texts()
+        memo["titles"] = index.listings["title"].tolist()
+        memo["brands"] = index.listings["brand"].tolist()
+    return memo["texts"]
+
+
+def listing_stated(index: Index, row: int) -> Stated:
+    """What a listing of the index states, computed once per index and row."""
+    texts = listing_texts(index)
+    memo = _memo(index).setdefault("stated", {})
+    if row not in memo:
+        m = _memo(index)
+        memo[row] = stated(texts[row], m["brands"][row], m["titles"][row])
+    return memo[row]
+
+
+def listing_attributes(index: Index, row: int) -> dict[str, str]:
+    """A listing's attributes {key: wording}, computed once per index and row."""
+    memo = _memo(index).setdefault("attributes", {})
+    if row not in memo:
+        memo[row] = listing_stated(index, row).attributes if row in _memo(index).get("stated", {}) \
+            else attributes_of([listing_texts(index)[row]])[0]
+    return memo[row]
+
+
+def _title_brand(index: Index, row: int) -> tuple[str, str]:
+    """(title, brand) of a listing of the index."""
+    listing_texts(index)
+    memo = _memo(index)
+    return memo["titles"][row], memo["brands"][row]
+
+
+def differentiate(
+    index: Index,
+    text: str | None = None,
+    *,
+    listing_id: str | None = None,
+    k: int = 20,
+    encoder=None,
+) -> Differentiation:
+    """Compare one listing (pasted `text` or a `listing_id` of the index) with its k nearest competitors.
+
+    Shares are over the k competitors; white-space suggestions look at the next (WIDER-1) x k.
+    """
+    if k < 1:
+        raise QueryError("k must be at least 1.")
+    result = find_competitors(index, text, listing_id=listing_id, k=WIDER * k, encoder=encoder, explain=False)
+    close, wider = result.competitors[:k], result.competitors[k:]
+    df = index.listings
+    if listing_id is not None:
+        own = listing_stated(index, index.row_of(str(listing_id)))
+        title, brand = _title_brand(index, index.row_of(str(listing_id)))
+    else:
+        title, brand = result.query_text.split("\n", 1)[0].strip()[:500], ""
+        own = stated(result.query_text, brand, title)
+    rows = [index.row_of(c.listing_id) for c in close]
+    comp_stated = [listing_stated(index, r) for r in rows]
+    n = len(close)
+    counts = count_keys(comp_stated)
+    near = sum(c.near_duplicate for c in close)
+    score, parts, nearest = differentiation_score([c.semantic for c in close], _unique_share(title, brand, counts, n), near)
+    demand, source = _demand(df, rows)
+    wider_rows = [index.row_of(c.listing_id) for c in wider]
+    wider_attrs = [listing_attributes(index, r) for r in wider_rows]
+    suggestions = _dedupe(
+        _leader_suggestions(own, comp_stated, demand, source, [c.listing_id for c in close], counts)
+        + _missing_table_stakes(own, counts, comp_stated)
+        + _white_space(own, counts, wider_attrs, [c.listing_id for c in wider])
+    )
+    return Differentiation(
+        listing_id=None if listing_id is None else str(listing_id), title=title, text=result.query_text,
+        score=score, components=parts, nearest_similarity=nearest, compared=n, near_duplicates=near,
+        demand_source=source, table_stakes=table_stakes(own, counts, n, title), usps=usps(own, counts, n, title),
+        suggestions=suggestions, competitors=close,
+    )
+
+
+def _dedupe(suggestions: list[Suggestion]) -> list[Suggestion]:
+    """One suggestion per key, the first reason wins."""
+    seen: set[str] = set()
+    out = []
+    for s in suggestions:
+        if s.key not in seen:
+            seen.add(s.key)
+            out.append(s)
+    return out

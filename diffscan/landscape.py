@@ -1,0 +1,423 @@
+"""Where is the market crowded? Clusters, near-duplicate groups, homogenization and saturation per category.
+
+`analyze_landscape(index)` returns plain tables (a `Landscape`); `landscape_map` and `write_map`
+(in `diffscan.maps`, re-exported here) turn them into a map people can look at.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from diffscan import clusters as cl
+from diffscan.errors import QueryError
+from diffscan.index import Index
+from diffscan.maps import landscape_map, saturation_chart, write_map  # re-exported: one place to import from
+
+__all__ = [
+    "Landscape", "SATURATION_FORMULA", "analyze_landscape", "brand_concentration", "choose_level", "distinct_offers",
+    "effective_number", "is_crowded", "label_flags", "landscape_map", "near_duplicate_share", "price_spread",
+    "saturation_chart", "saturation_parts", "saturation_score", "write_map",
+]
+
+ALL = "(all)"
+NO_CATEGORY = "(no category)"
+SINGLETONS = "(singletons)"
+# Default level: the deepest level at which at least half of the listings sit in categories this big.
+MIN_CATEGORY_LISTINGS = 20
+
+# Saturation score = 100 x weighted mean of the parts below (each 0..1, 1 = saturated); a part that
+# cannot be measured (no prices, no brands, a single listing) is left out and the weights renormalized.
+WEIGHTS = {
+    "near_duplicates": 0.30,  # near_duplicate_share
+    "similarity": 0.20,  # mean_knn_similarity, 0.40 -> 0, 0.95 -> 1
+    "crowding": 0.20,  # listings per kind of offer, log scale, CROWDING_REFERENCE -> 1
+    "price": 0.10,  # 1 - price_spread (prices alike)
+    "brands": 0.10,  # 1 - brand_hhi (many brands competing)
+    "labels": 0.10,  # label_completeness (everyone states the same standard attributes)
+}
+SIMILARITY_FLOOR = 0.40
+SIMILARITY_CEILING = 0.95
+CROWDING_REFERENCE = 200
+CROWDED_SCORE = 55.0
+CROWDED_MIN_LISTINGS = 20
+LABEL_KINDS = ("brand", "quantity", "material", "colour")
+
+SATURATION_FORMULA = f"""\
+saturation = 100 x (0.30 D + 0.20 S + 0.20 C + 0.10 P + 0.10 B + 0.10 L)
+             / (sum of the weights of the parts that can be measured)
+D = near-duplicate share: listings with a look-alike shoppers cannot tell apart
+S = (mean cosine to the {cl.KNN} nearest listings - {SIMILARITY_FLOOR:.2f}) / {SIMILARITY_CEILING - SIMILARITY_FLOOR:.2f}, clipped to 0..1
+C = min(1, ln(1 + listings / effective clusters) / ln(1 + {CROWDING_REFERENCE}))
+P = 1 - min(1, price spread), spread = (p75 - p25) / median price
+B = 1 - brand HHI (many brands selling the same thing)
+L = label completeness: share stating brand, size/quantity, material, colour
+crowded = saturation >= {CROWDED_SCORE:g} and at least {CROWDED_MIN_LISTINGS} listings"""
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Landscape:
+    """Clusters, near-duplicate groups and homogenization of a catalog at one category level.
+
+    `assignments`: one row per listing (index row order): listing_id, category, cluster_id,
+    cluster_label, near_duplicate_group, is_singleton, knn_similarity.
+    `clusters`: one row per cluster, with keywords, representative and homogenization metrics.
+    `categories`: one row per category ranked by saturation_score (rank 1 = most saturated).
+    """
+
+    level: int
+    assignments: pd.DataFrame
+    clusters: pd.DataFrame
+    categories: pd.DataFrame
+    note: str = ""
+
+    def clusters_of(self, category: str) -> pd.DataFrame:
+        """The clusters of one category, biggest first."""
+        return self.clusters[self.clusters["category"] == category].sort_values("size", ascending=False)
+
+
+# ---- categories and level --------------------------------------------------------------------------
+
+
+def category_names(paths: Sequence[Sequence[str]], level: int) -> np.ndarray:
+    """Each listing's category path cut at `level` and joined with ' > '."""
+    return np.array([" > ".join(p[:level]) if len(p) else NO_CATEGORY for p in paths], dtype=object)
+
+
+def choose_level(paths: Sequence[Sequence[str]], level: int | None = None) -> tuple[int, str]:
+    """The category level to analyze and a sentence saying why (validates a level the user gave)."""
+    depth = max((len(p) for p in paths), default=0)
+    if level is not None:
+        if level < 0 or level > depth:
+            raise QueryError(f"--level {level} is outside this catalog's category paths: use 0 to {depth} (0 = no categories).")
+        if level == 0:
+            return 0, "level 0 (chosen): clusters over the whole catalog act as categories."
+        return level, f"level {level} (chosen)."
+    if depth == 0:
+        return 0, "The catalog has no categories: clusters over the whole catalog act as categories (level 0)."
+    n = len(paths)
+    for lv in range(depth, 0, -1):
+        sizes = Counter(category_names(paths, lv).tolist())
+        big = sum(c for c in sizes.values() if c >= MIN_CATEGORY_LISTINGS)
+        if big >= 0.5 * n:
+            return lv, (f"level {lv} of {depth}: the deepest level where at least half of the listings sit in "
+                        f"categories of {MIN_CATEGORY_LISTINGS}+ listings (--level overrides).")
+    return 1, (f"level 1 of {depth}: most categories hold fewer than {MIN_CATEGORY_LISTINGS} listings even at the "
+               "top level, so figures for small categories are rough.")
+
+
+# ---- metric functions (one group of listings each) --------------------------------------------------
+
+
+def distinct_offers(groups: Sequence[int]) -> int:
+    """Number of distinct offers: near-duplicate groups among the listings."""
+    return int(len(np.unique(np.asarray(groups))))
+
+
+def near_duplicate_share(groups: Sequence[int], group_sizes: Sequence[int] | None = None) -> float:
+    """Share of listings that have at least one near-duplicate (their group has 2+ listings).
+
+    `group_sizes` are the catalog-wide sizes of each listing's group; without them, the sizes inside
+    `groups` are used.
+    """
+    g = np.asarray(groups)
+    if len(g) == 0:
+        return float("nan")
+    if group_sizes is None:
+        _, inverse, counts = np.unique(g, return_inverse=True, return_counts=True)
+        group_sizes = counts[inverse]
+    return float(np.mean(np.asarray(group_sizes) >= 2))
+
+
+def effective_number(labels: Sequence) -> float:
+    """Inverse Herfindahl index of label shares: 4 equal clusters -> 4, one dominant cluster -> near 1."""
+    counts = np.array(list(Counter(labels).values()), dtype=float)
+    if counts.sum() == 0:
+        return float("nan")
+    shares = counts / counts.sum()
+    return float(1.0 / np.sum(shares**2))
+
+
+def brand_concentration(brands: Sequence[str]) -> tuple[float, float, str]:
+    """(top-brand share, brand HHI, top brand) over listings that state a brand; NaN when none does."""
+    named = [b.strip().casefold() for b in brands if isinstance(b, str) and b.strip()]
+    if not named:
+        return float("nan"), float("nan"), ""
+    counts = Counter(named)
+    top, top_count = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    shares = np.array(list(counts.values()), dtype=float) / len(named)
+    original = next(b.strip() for b in brands if isinstance(b, str) and b.strip().casefold() == top)
+    return float(top_count / len(named)), float(np.sum(shares**2)), original
+
+
+def price_spread(prices: Sequence[float]) -> float:
+    """(75th - 25th percentile) / median of the known prices; NaN with fewer than 3 prices."""
+    p = np.asarray(prices, dtype=float)
+    p = p[np.isfinite(p) & (p > 0)]
+    if len(p) < 3:
+        return float("nan")
+    q25, q50, q75 = np.percentile(p, [25, 50, 75])
+    return float((q75 - q25) / q50) if q50 > 0 else float("nan")
+
+
+def saturation_parts(m: Mapping[str, float]) -> dict[str, float]:
+    """The 0..1 parts of the saturation score from a group's metrics (NaN = cannot be measured)."""
+    knn = m.get("mean_knn_similarity", float("nan"))
+    spread = m.get("price_spread", float("nan"))
+    hhi = m.get("brand_hhi", float("nan"))
+    per_kind = m["listings"] / max(m.get("effective_clusters", 1.0) or 1.0, 1.0)
+    return {
+        "near_duplicates": float(m["near_duplicate_share"]),
+        "similarity": float(np.clip((knn - SIMILARITY_FLOOR) / (SIMILARITY_CEILING - SIMILARITY_FLOOR), 0, 1)) if _ok(knn) else math.nan,
+        "crowding": float(min(1.0, math.log1p(per_kind) / math.log1p(CROWDING_REFERENCE))),
+        "price": float(1.0 - min(1.0, spread)) if _ok(spread) else math.nan,
+        "brands": float(1.0 - hhi) if _ok(hhi) else math.nan,
+        "labels": float(m["label_completeness"]) if _ok(m.get("label_completeness", math.nan)) else math.nan,
+    }
+
+
+def saturation_score(parts: Mapping[str, float]) -> float:
+    """100 x the weighted mean of the measurable parts (see SATURATION_FORMULA)."""
+    used = {k: v for k, v in parts.items() if k in WEIGHTS and _ok(v)}
+    total = sum(WEIGHTS[k] for k in used)
+    return round(100.0 * sum(WEIGHTS[k] * v for k, v in used.items()) / total, 1) if total else 0.0
+
+
+def is_crowded(score: float, listings: int) -> bool:
+    """The crowded rule: a high saturation score on a category big enough for it to mean something."""
+    return bool(score >= CROWDED_SCORE and listings >= CROWDED_MIN_LISTINGS)
+
+
+def _ok(x) -> bool:
+    return x is not None and isinstance(x, (int, float, np.floating)) and math.isfinite(x)
+
+
+# ---- label completeness -----------------------------------------------------------------------------
+
+
+def label_flags(titles: Sequence[str], descriptions: Sequence[str], brands: Sequence[str]) -> pd.DataFrame:
+    """Which standard attributes each listing states: brand, quantity/size, material, colour (booleans).
+
+    Read from the title and description with `diffscan.attributes` (vocabularies and unit regexes).
+    """
+    from diffscan.attributes import extract_attributes
+
+    seen: dict[str, set[str]] = {}
+    rows = []
+    for title, description, brand in zip(titles, descriptions, brands):
+        text = f"{title} | {description[:300]}" if description else title
+        kinds = seen.get(text)
+        if kinds is None:
+            kinds = seen[text] = {a.kind for a in extract_attributes(text)}
+        rows.append((bool(str(brand).strip()), bool(kinds & {"size", "quantity"}), "material" in kinds, "colour" in kinds))
+    return pd.DataFrame(rows, columns=[f"label_{k}" for k in LABEL_KINDS], dtype=bool)
+
+
+# ---- the analysis -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Work:
+    """Per-listing arrays filled category by category."""
+
+    cluster_local: np.ndarray
+    knn: np.ndarray
+    pair_a: list
+    pair_b: list
+
+
+def analyze_landscape(index: Index, level: int | None = None, *, progress: Progress | None = None) -> Landscape:
+    """Cluster every category's listings, find near-duplicate groups, and rank categories by saturation.
+
+    `level` is the category depth (None: the deepest level with categories of a reasonable size;
+    0: no categories, clusters over the whole catalog act as categories).
+    """
+    df = index.listings
+    n = len(df)
+    if n == 0:
+        raise QueryError(f"The index at '{index.path}' has no listings: rebuild it from a catalog with listings.")
+    paths = df["category_path"].tolist()
+    level, note = choose_level(paths, level)
+    vectors = np.asarray(index.vectors, dtype=np.float32)
+    titles = df["title"].astype(str).tolist()
+    brands = df["brand"].fillna("").astype(str).tolist()
+    if level == 0:
+        coarse = cl.coarse_groups(vectors)
+        categories = _coarse_names(titles, brands, coarse)
+    else:
+        categories = category_names(paths, level)
+    work = _cluster_categories(index, vectors, titles, categories, progress)
+    groups = cl.group_labels(n, np.concatenate(work.pair_a), np.concatenate(work.pair_b))
+    if progress:
+        progress("names", 0, 1)
+    assignments, cluster_codes, cluster_ids = _assign(df, categories, work, groups)
+    clusters = _cluster_table(index, vectors, titles, brands, assignments, cluster_codes, cluster_ids)
+    label_of = dict(zip(clusters["cluster_id"], clusters["label"]))
+    assignments["cluster_label"] = assignments["cluster_id"].map(label_of)
+    if progress:
+        progress("names", 1, 1)
+        progress("metrics", 0, 1)
+    per_listing = _per_listing(df, assignments)
+    metrics = _group_metrics(per_listing, "cluster_id")
+    clusters = clusters.merge(metrics, left_on="cluster_id", right_index=True, how="left")
+    categories_table = _rank(_group_metrics(per_listing, "category").rename_axis("category").reset_index(),
+                             assignments)
+    if progress:
+        progress("metrics", 1, 1)
+    assignments = assignments[["listing_id", "category", "cluster_id", "cluster_label", "near_duplicate_group",
+                               "is_singleton", "knn_similarity"]]
+    return Landscape(level=level, assignments=assignments, clusters=clusters.reset_index(drop=True),
+                     categories=categories_table, note=note)
+
+
+def _coarse_names(titles: list[str], brands: list[str], coarse: np.ndarray) -> np.ndarray:
+    """Names of the groups that stand in for categories: '(all) > ' + their c-TF-IDF keywords."""
+    k = int(coarse.max()) + 1 if len(coarse) else 0
+    keywords = cl.ctfidf_keywords(titles, brands, coarse, k, top=3)
+    names, used = [], Counter()
+    for g in range(k):
+        base = f"{ALL} > " + (", ".join(keywords[g]) if keywords[g] else f"group {g + 1}")
+        used[base] += 1
+        names.append(base if used[base] == 1 else f"{base} #{used[base]}")
+    return np.array([names[g] for g in coarse], dtype=object)
+
+
+def _cluster_categories(index: Index, vectors: np.ndarray, titles: list[str], categories: np.ndarray,
+                        progress: Progress | None) -> _Work:
+    """Neighbours, near-duplicate pairs and clusters, one category at a time."""
+    n = len(categories)
+    work = _Work(np.zeros(n, dtype=np.int64), np.full(n, np.nan, dtype=np.float32), [np.empty(0, np.int64)], [np.empty(0, np.int64)])
+    blocks = pd.Series(np.arange(n)).groupby(categories, sort=True).indices
+    total = len(blocks)
+    for done, (_, rows) in enumerate(blocks.items()):
+        rows = np.asarray(rows)
+        v = vectors[rows]
+        sims = v @ v.T if len(rows) <= cl.EXACT_LIMIT else None
+        nbr, val = cl.nearest_neighbours(v, cl.CANDIDATES, sims=sims)
+        if len(rows) > 1:
+            work.knn[rows] = np.nanmean(val[:, : cl.KNN], axis=1)
+        a, b = cl.near_duplicate_pairs(v, [titles[i] for i in rows], nbr, val)
+        work.pair_a.append(rows[a])
+        work.pair_b.append(rows[b])
+        work.cluster_local[rows] = cl.cluster_offers(v, index.lexical[rows], semantic=sims)
+        if progress:
+            progress("clusters", done + 1, total)
+    return work
+
+
+def _assign(df: pd.DataFrame, categories: np.ndarray, work: _Work, groups: np.ndarray):
+    """Catalog-wide cluster ids ('<category no>.<cluster no>', biggest first; '<category no>.s' for singletons)."""
+    frame = pd.DataFrame({"listing_id": df["listing_id"].astype(str).to_numpy(), "category": categories.astype(str),
+                          "local": work.cluster_local})
+    cat_no = {c: i for i, c in enumerate(sorted(set(frame["category"])))}
+    size = frame.groupby(["category", "local"])["local"].transform("size").to_numpy()
+    singleton = size == 1
+    frame["is_singleton"] = singleton
+    order = (frame[~singleton].groupby(["category", "local"]).size().rename("n").reset_index()
+             .sort_values(["category", "n", "local"], ascending=[True, False, True]))
+    order["rank"] = order.groupby("category").cumcount()
+    rank = {(c, l): r for c, l, r in zip(order["category"], order["local"], order["rank"])}
+    frame["cluster_id"] = [
+        f"{cat_no[c]}.s" if s else f"{cat_no[c]}.{rank[(c, l)]}"
+        for c, l, s in zip(frame["category"], frame["local"], singleton)
+    ]
+    frame["near_duplicate_group"] = groups
+    frame["knn_similarity"] = work.knn
+    codes, ids = pd.factorize(frame["cluster_id"])
+    return frame.drop(columns="local"), codes.astype(np.int64), list(ids)
+
+
+def _cluster_table(index: Index, vectors: np.ndarray, titles: list[str], brands: list[str],
+                   assignments: pd.DataFrame, codes: np.ndarray, ids: list[str]) -> pd.DataFrame:
+    """One row per cluster: category, size, c-TF-IDF keywords and label, representative listing."""
+    k = len(ids)
+    keywords = cl.ctfidf_keywords(titles, brands, codes, k)
+    reps = cl.representatives(vectors, codes, k)
+    first = pd.Series(np.arange(len(codes))).groupby(codes).first().reindex(range(k)).to_numpy()
+    singletons = np.array([cid.endswith(".s") for cid in ids])
+    labels = [SINGLETONS if s else (", ".join(kw[:3]) if kw else titles[r][:60]) for s, kw, r in zip(singletons, keywords, reps)]
+    return pd.DataFrame({
+        "cluster_id": ids,
+        "category": assignments["category"].to_numpy()[first],
+        "size": np.bincount(codes, minlength=k),
+        "label": labels,
+        "keywords": keywords,
+        "representative_id": assignments["listing_id"].to_numpy()[reps],
+        "representative_title": [titles[r] for r in reps],
+        "is_singletons": singletons,
+    })
+
+
+def _per_listing(df: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
+    """What the group metrics are computed from, one row per listing."""
+    groups = assignments["near_duplicate_group"].to_numpy()
+    sizes = np.bincount(groups)[groups]
+    # Singletons are each their own kind of offer when counting effective clusters.
+    kind = np.where(assignments["is_singleton"], "listing:" + assignments["listing_id"], assignments["cluster_id"])
+    flags = label_flags(df["title"].astype(str).tolist(), df["description"].fillna("").astype(str).tolist(),
+                        df["brand"].fillna("").astype(str).tolist())
+    out = pd.DataFrame({
+        "category": assignments["category"].to_numpy(),
+        "cluster_id": assignments["cluster_id"].to_numpy(),
+        "group": groups,
+        "group_size": sizes,
+        "kind": kind,
+        "knn": assignments["knn_similarity"].to_numpy(),
+        "brand": df["brand"].fillna("").astype(str).to_numpy(),
+        "price": df["price"].to_numpy(dtype=float),
+    })
+    return pd.concat([out, flags.reset_index(drop=True)], axis=1)
+
+
+def _group_metrics(per_listing: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Homogenization metrics and saturation score of every group (category or cluster)."""
+    label_cols = [f"label_{k}" for k in LABEL_KINDS]
+    col = {c: per_listing[c].to_numpy() for c in ("group", "group_size", "kind", "knn", "brand", "price")}
+    labels = per_listing[label_cols].to_numpy(dtype=float)
+    records = {}
+    for key, rows in per_listing.groupby(by, sort=False).indices.items():
+        records[key] = _metrics({c: v[rows] for c, v in col.items()}, labels[rows], label_cols)
+    return pd.DataFrame.from_dict(records, orient="index")
+
+
+def _metrics(g: dict[str, np.ndarray], labels: np.ndarray, label_cols: list[str]) -> dict:
+    """The metrics of one group of listings, from its per-listing arrays."""
+    top_share, hhi, top_brand = brand_concentration(g["brand"].tolist())
+    knn = g["knn"].astype(float)
+    prices = g["price"].astype(float)
+    shares = labels.mean(axis=0)
+    m = {
+        "listings": len(knn),
+        "distinct_offers": distinct_offers(g["group"]),
+        "near_duplicate_share": near_duplicate_share(g["group"], g["group_size"]),
+        "mean_knn_similarity": float(np.nanmean(knn)) if np.isfinite(knn).any() else float("nan"),
+        "effective_clusters": effective_number(g["kind"].tolist()),
+        "top_brand": top_brand,
+        "top_brand_share": top_share,
+        "brand_hhi": hhi,
+        "median_price": float(np.nanmedian(prices)) if np.isfinite(prices).any() else float("nan"),
+        "price_spread": price_spread(prices),
+        "label_completeness": float(shares.mean()),
+        **{c: float(v) for c, v in zip(label_cols, shares)},
+    }
+    parts = saturation_parts(m)
+    m["saturation_score"] = saturation_score(parts)
+    m.update({f"part_{k}": v for k, v in parts.items()})
+    return m
+
+
+def _rank(categories: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
+    """Categories ranked by saturation score (ties: more listings first), with the crowded flag."""
+    n_clusters = assignments.groupby("category")["cluster_id"].nunique()
+    categories.insert(2, "clusters", categories["category"].map(n_clusters).astype(int))
+    categories["crowded"] = [is_crowded(s, n) for s, n in zip(categories["saturation_score"], categories["listings"])]
+    categories = categories.sort_values(["saturation_score", "listings", "category"], ascending=[False, False, True])
+    categories["rank"] = np.arange(1, len(categories) + 1)
+    return categories.reset_index(drop=True)

@@ -1,0 +1,244 @@
+"""Saturation maps: a 2-D projection of the listings and a per-category saturation chart, as data and files.
+
+Projection: PCA to 50 dimensions, then t-SNE (scikit-learn, Barnes-Hut) on a sample of at most
+MAP_SAMPLE listings; every other listing is placed at the similarity-weighted mean of its nearest sampled
+listings. t-SNE keeps neighbourhoods (what a saturation map is about: tight blobs are crowded offers)
+and ships with scikit-learn; UMAP would be another dependency. Sampling keeps BigBasket's map in seconds.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import PCA
+from threadpoolctl import threadpool_limits
+
+from diffscan.errors import QueryError
+
+if TYPE_CHECKING:
+    from diffscan.index import Index
+    from diffscan.landscape import Landscape
+
+MAP_SAMPLE = 3000
+PCA_DIMENSIONS = 50
+TSNE_ITERATIONS = 500
+PLACE_NEIGHBOURS = 5
+SEED = 0
+COLOR_BY = ("category", "cluster")
+MAX_COLOURS = 20  # the biggest categories/clusters get a colour; the rest are grey "other"
+CHART_CATEGORIES = 30
+OTHER = "other"
+
+
+def project(vectors: np.ndarray, *, sample: int = MAP_SAMPLE, seed: int = SEED) -> np.ndarray:
+    """2-D coordinates of L2-normalized vectors: PCA then t-SNE on a sample, the rest placed by neighbours."""
+    from sklearn.manifold import TSNE
+
+    x = np.asarray(vectors, dtype=np.float32)
+    n = len(x)
+    if n < 5:  # too few for t-SNE: spread them on a line in PCA order
+        return np.column_stack([np.arange(n, dtype=float), np.zeros(n)])
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(n, size=min(n, sample), replace=False))
+    d = min(PCA_DIMENSIONS, x.shape[1], len(chosen))
+    reduced = PCA(d, random_state=seed).fit_transform(x[chosen])
+    perplexity = float(min(30.0, (len(chosen) - 1) / 3))
+    tsne = TSNE(2, init="pca", perplexity=perplexity, max_iter=max(250, TSNE_ITERATIONS), random_state=seed)
+    out = np.zeros((n, 2), dtype=float)
+    # One OpenMP thread: on a shared 2-core machine more threads spin and run several times slower.
+    with threadpool_limits(1, user_api="openmp"):
+        out[chosen] = tsne.fit_transform(reduced)
+    rest = np.setdiff1d(np.arange(n), chosen)
+    if len(rest):
+        out[rest] = _place(x[rest], x[chosen], out[chosen], rng)
+    return out
+
+
+def _place(rest: np.ndarray, anchors: np.ndarray, anchor_xy: np.ndarray, rng) -> np.ndarray:
+    """Put each listing at the similarity-weighted mean of its nearest anchors, with a little jitter."""
+    k = min(PLACE_NEIGHBOURS, len(anchors))
+    out = np.zeros((len(rest), 2))
+    step = max(1, (1 << 22) // len(anchors))
+    spread = float(np.std(anchor_xy)) or 1.0
+    for start in range(0, len(rest), step):
+        sims = rest[start : start + step] @ anchors.T
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        w = np.clip(np.take_along_axis(sims, top, axis=1), 1e-3, None) ** 4
+        out[start : start + step] = np.einsum("ij,ijk->ik", w / w.sum(1, keepdims=True), anchor_xy[top])
+    return out + rng.normal(scale=0.01 * spread, size=out.shape)
+
+
+def _projection(index: Index) -> np.ndarray:
+    """The index's 2-D projection, computed once per loaded index (it does not depend on the landscape)."""
+    memo = index.__dict__.setdefault("_diffscan_memo", {})
+    if "map_xy" not in memo:
+        memo["map_xy"] = project(index.vectors)
+    return memo["map_xy"]
+
+
+def landscape_map(index: Index, landscape: Landscape, *, color_by: str = "category") -> pd.DataFrame:
+    """One row per listing: x, y, listing_id, title, category, cluster_id, cluster_label, crowding, colour.
+
+    `crowding` (0-100) is the listing's mean similarity to its nearest listings in its category;
+    `saturation_score` is its category's; `colour` is the category or cluster label used to colour the
+    point (the MAX_COLOURS biggest, the rest "other").
+    """
+    if color_by not in COLOR_BY:
+        raise QueryError(f"Unknown map colouring '{color_by}': use one of {', '.join(COLOR_BY)}.")
+    a = landscape.assignments
+    xy = _projection(index)
+    score = dict(zip(landscape.categories["category"], landscape.categories["saturation_score"]))
+    frame = pd.DataFrame({
+        "x": xy[:, 0],
+        "y": xy[:, 1],
+        "listing_id": a["listing_id"].to_numpy(),
+        "title": index.listings["title"].astype(str).to_numpy(),
+        "category": a["category"].to_numpy(),
+        "cluster_id": a["cluster_id"].to_numpy(),
+        "cluster_label": a["cluster_label"].to_numpy(),
+        "crowding": np.round(100 * np.nan_to_num(a["knn_similarity"].to_numpy(dtype=float), nan=0.0), 1),
+        "saturation_score": a["category"].map(score).to_numpy(dtype=float),
+    })
+    key = frame["category"] if color_by == "category" else frame["cluster_id"] + " " + frame["cluster_label"]
+    biggest = set(key.value_counts().index[:MAX_COLOURS])
+    frame["colour"] = key.where(key.isin(biggest), OTHER)
+    return frame
+
+
+def write_map(map_frame: pd.DataFrame, landscape: Landscape, path: str | os.PathLike) -> Path:
+    """Write the map and the saturation chart: `.html` (interactive, works offline) or `.png`."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".html", ".htm", ".png"):
+        raise QueryError(f"Cannot write a map to '{path}': name a .html (interactive) or .png file.")
+    if not path.parent.exists():
+        raise QueryError(f"Cannot write the map to '{path}': the folder '{path.parent}' does not exist.")
+    if suffix == ".png":
+        _write_png(map_frame, landscape, path)
+    else:
+        _write_html(map_frame, landscape, path)
+    return path
+
+
+def saturation_chart(landscape: Landscape, top: int = CHART_CATEGORIES) -> pd.DataFrame:
+    """The most saturated categories, for the bar chart: category, saturation_score, crowded, listings."""
+    cols = ["category", "saturation_score", "crowded", "listings", "rank"]
+    return landscape.categories[cols].head(top).iloc[::-1].reset_index(drop=True)
+
+
+def _order_colours(frame: pd.DataFrame) -> list[str]:
+    """Colour groups biggest first, 'other' last."""
+    counts = frame["colour"].value_counts()
+    return [c for c in counts.index if c != OTHER] + ([OTHER] if OTHER in counts.index else [])
+
+
+def _figures(frame: pd.DataFrame, landscape: Landscape):
+    """The plotly scatter map and bar chart."""
+    import plotly.graph_objects as go
+    from plotly.colors import qualitative
+
+    palette = qualitative.Dark24 + qualitative.Light24
+    scatter = go.Figure()
+    size = 4 + 8 * np.clip((frame["crowding"].to_numpy() - 40) / 55, 0, 1)
+    for i, colour in enumerate(_order_colours(frame)):
+        part = frame["colour"] == colour
+        sub = frame[part]
+        hover = [
+            f"<b>{html.escape(t[:90])}</b><br>{html.escape(c)}<br>cluster: {html.escape(str(lab))}<br>crowding {cr:.0f}"
+            for t, c, lab, cr in zip(sub["title"], sub["category"], sub["cluster_label"], sub["crowding"])
+        ]
+        scatter.add_trace(go.Scattergl(
+            x=sub["x"], y=sub["y"], mode="markers", name=html.escape(_short(str(colour), 60)),
+            marker={"size": size[part.to_numpy()], "color": "#bbbbbb" if colour == OTHER else palette[i % len(palette)],
+                    "opacity": 0.75, "line": {"width": 0}},
+            hovertext=hover, hoverinfo="text",
+        ))
+    scatter.update_layout(title="Saturation map: listings by similarity (t-SNE); bigger = more crowded",
+                          height=750, xaxis={"visible": False}, yaxis={"visible": False},
+                          legend={"font": {"size": 10}}, template="plotly_white")
+    chart = saturation_chart(landscape)
+    bars = go.Figure(go.Bar(
+        x=chart["saturation_score"], y=[html.escape(_short(c, 60)) for c in chart["category"]], orientation="h",
+        marker_color=["#d62728" if c else "#1f77b4" for c in chart["crowded"]],
+        hovertext=[f"{html.escape(c)}<br>score {s:.1f}, {n} listings, rank {r}" for c, s, n, r in
+                   zip(chart["category"], chart["saturation_score"], chart["listings"], chart["rank"])],
+        hoverinfo="text",
+    ))
+    bars.update_layout(title="Saturation score by category (red = crowded)", height=max(400, 22 * len(chart) + 120),
+                       xaxis={"range": [0, 100], "title": "saturation score (0-100)"}, template="plotly_white",
+                       margin={"l": 320})
+    return scatter, bars
+
+
+def _write_html(frame: pd.DataFrame, landscape: Landscape, path: Path) -> None:
+    """One self-contained page (plotly.js inlined: it must open with no network)."""
+    from diffscan.landscape import SATURATION_FORMULA
+
+    scatter, bars = _figures(frame, landscape)
+    body = (
+        scatter.to_html(full_html=False, include_plotlyjs=True)
+        + bars.to_html(full_html=False, include_plotlyjs=False)
+    )
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>diffscan saturation map</title>
+<style>body{{font-family:system-ui,sans-serif;margin:1.5em}} pre{{background:#f6f6f6;padding:1em}}</style></head>
+<body><h1>Where is the market crowded?</h1>
+<p>{len(frame):,} listings in {len(landscape.categories):,} categories (level {landscape.level}). {html.escape(landscape.note)}</p>
+{body}
+<h2>How the saturation score is computed</h2><pre>{html.escape(SATURATION_FORMULA)}</pre>
+</body></html>
+"""
+    _atomic_write(path, page.encode("utf-8"))
+
+
+def _write_png(frame: pd.DataFrame, landscape: Landscape, path: Path) -> None:
+    """A two-panel picture: the map (left) and the saturation chart (right)."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(18, 9), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax_map, ax_bar = fig.subplots(1, 2, width_ratios=[1.4, 1])
+    palette = [c for i, c in enumerate(matplotlib.colormaps["tab20"].colors) if i not in (14, 15)]  # no greys
+    palette += list(matplotlib.colormaps["tab20b"].colors)
+    for i, colour in reversed(list(enumerate(_order_colours(frame)))):  # "other" first, underneath
+        sub = frame[frame["colour"] == colour]
+        size = 3 + 25 * np.clip((sub["crowding"].to_numpy() - 40) / 55, 0, 1)
+        other = colour == OTHER
+        ax_map.scatter(sub["x"], sub["y"], s=size, alpha=0.35 if other else 0.7, linewidths=0,
+                       color="#c8c8c8" if other else palette[i % len(palette)], label=_short(str(colour), 45))
+    handles, names = ax_map.get_legend_handles_labels()
+    handles, names = handles[::-1], names[::-1]
+    ax_map.set_title("Saturation map: listings by similarity (t-SNE); bigger = more crowded")
+    ax_map.set_xticks([])
+    ax_map.set_yticks([])
+    ax_map.legend(handles, names, fontsize=7, markerscale=2, loc="upper left", bbox_to_anchor=(0, -0.01), ncol=3, frameon=False)
+    chart = saturation_chart(landscape)
+    ax_bar.barh(range(len(chart)), chart["saturation_score"], color=["#d62728" if c else "#1f77b4" for c in chart["crowded"]])
+    ax_bar.set_yticks(range(len(chart)), [_short(c, 50) for c in chart["category"]], fontsize=7)
+    ax_bar.set_xlim(0, 100)
+    ax_bar.set_xlabel("saturation score (0-100); red = crowded")
+    ax_bar.set_title("Most saturated categories")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with warnings.catch_warnings():  # CJK titles lack glyphs in the default font: boxes, not an error
+        warnings.simplefilter("ignore", UserWarning)
+        fig.savefig(tmp, format="png")
+    os.replace(tmp, path)
+
+
+def _short(text: str, width: int) -> str:
+    """Keep the end of a long category path (its most specific part), marked with an ellipsis."""
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

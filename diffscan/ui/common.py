@@ -1,0 +1,70 @@
+"""Layout helpers shared by the pages: user errors in the page, safe text, progress bars, downloads."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import streamlit as st
+
+from diffscan.errors import DiffscanError
+
+T = TypeVar("T")
+
+STAGE_LABELS = {"embed": "Embedding listings", "lexical": "Building the lexical matrix"}
+# Characters Streamlit's Markdown would interpret: emphasis, links, images, headings, tables,
+# LaTeX ($), colour/icon directives (:red[...], :material/x:) and HTML-looking tags.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def plain(text: object) -> str:
+    """Catalog text made inert for Markdown: shown literally, never as links, images or HTML."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+def guarded(fn: Callable[..., T], *args, **kwargs) -> T | None:
+    """Call `fn`; a DiffscanError (a user error) is shown in the page with st.error and gives None."""
+    try:
+        return fn(*args, **kwargs)
+    except DiffscanError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return None
+
+
+def stage_progress(bar) -> Callable[[str, int, int], None]:
+    """A `progress(stage, done, total)` callback for build_index that moves an st.progress bar."""
+
+    def report(stage: str, done: int, total: int) -> None:
+        label = STAGE_LABELS.get(stage, stage)
+        fraction = done / total if total else 1.0
+        bar.progress(min(1.0, max(0.0, fraction)), text=f"{label}: {done:,} / {total:,}")
+
+    return report
+
+
+@dataclass(frozen=True)
+class Download:
+    """One file offered by a download button: the exact bytes, its file name and MIME type."""
+
+    label: str
+    data: bytes
+    file_name: str
+    mime: str
+
+
+def download_buttons(downloads: list[Download], key: str) -> None:
+    """A row of download buttons; clicking one does not rerun the page."""
+    with st.container(horizontal=True, key=f"{key}-downloads"):
+        for d in downloads:
+            st.download_button(
+                d.label, d.data, file_name=d.file_name, mime=d.mime, key=f"{key}-{d.file_name}",
+                on_click="ignore", icon=":material/download:",
+            )
+
+
+def slug(text: str, default: str = "catalog") -> str:
+    """A file or folder name from free text: letters, digits, dot, dash and underscore."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-_")
+    return cleaned[:60] or default

@@ -1,0 +1,246 @@
+"""Saturation map page: where is the market crowded? The 2-D map, the ranked category table with crowded
+flags, and a drill-down into one category's clusters and listings."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from diffscan import export
+from diffscan.ui import state
+from diffscan.ui.common import Download, download_buttons, guarded, plain
+
+# What the user colours by -> (landscape_map's color_by, the column that colours the points).
+COLOUR_BY = {"category": ("category", "colour"), "cluster": ("cluster", "colour"), "crowding": ("category", "crowding")}
+TABLE_KEY, DRILL_KEY, CLUSTER_KEY = "saturation_table", "drill_category", "drill_cluster"
+SAMPLE_LISTINGS = 50
+CATEGORY_COLUMNS = ["rank", "category", "saturation_score", "crowded", "listings", "clusters", "distinct_offers",
+                    "near_duplicate_share", "mean_knn_similarity", "effective_clusters", "top_brand", "top_brand_share",
+                    "median_price", "price_spread", "label_completeness"]
+CLUSTER_COLUMNS = ["cluster_id", "label", "size", "keywords", "representative_title", "distinct_offers",
+                   "near_duplicate_share", "mean_knn_similarity", "top_brand", "top_brand_share", "median_price",
+                   "saturation_score"]
+
+
+# ---------------------------------------------------------------------------------------------
+# What the page shows and offers for download
+# ---------------------------------------------------------------------------------------------
+
+
+def categories_frame(landscape) -> pd.DataFrame:
+    """The ranked category table as shown (rank 1 = most saturated)."""
+    return landscape.categories[[c for c in CATEGORY_COLUMNS if c in landscape.categories.columns]]
+
+
+def clusters_frame(landscape, category: str) -> pd.DataFrame:
+    """One category's clusters, biggest first, as shown."""
+    clusters = landscape.clusters_of(category)
+    return clusters[[c for c in CLUSTER_COLUMNS if c in clusters.columns]].reset_index(drop=True)
+
+
+def cluster_listings(index, landscape, cluster_id: str, limit: int = SAMPLE_LISTINGS) -> pd.DataFrame:
+    """Listings of one cluster (assignments follow the index's row order), look-alikes side by side."""
+    assignments = landscape.assignments
+    rows = np.flatnonzero(assignments["cluster_id"].to_numpy() == cluster_id)
+    listings = index.listings.iloc[rows][["listing_id", "title", "brand", "price"]].reset_index(drop=True)
+    listings["near_duplicate_group"] = assignments["near_duplicate_group"].iloc[rows].to_numpy()
+    listings["knn_similarity"] = assignments["knn_similarity"].iloc[rows].to_numpy()
+    return listings.sort_values(["near_duplicate_group", "listing_id"], kind="stable").head(limit).reset_index(drop=True)
+
+
+def saturation_downloads(landscape) -> list[Download]:
+    """The ranked categories and all clusters as spreadsheet-safe CSV."""
+    return [
+        Download("Categories CSV", export.to_csv(landscape.categories).encode("utf-8"), "categories.csv", "text/csv"),
+        Download("Clusters CSV", export.to_csv(landscape.clusters).encode("utf-8"), "clusters.csv", "text/csv"),
+    ]
+
+
+def map_figure(points: pd.DataFrame, colour_by: str):
+    """The interactive scatter: one point per listing; hover shows title, category, cluster and crowding.
+
+    Plotly reads hover text as HTML-like markup, so catalog text is escaped first.
+    """
+    import plotly.express as px
+
+    column = COLOUR_BY[colour_by][1]
+    shown = points.copy()
+    for text in ("title", "category", "cluster_label", "colour"):
+        shown[text] = shown[text].astype(str).map(html.escape)
+    numeric = pd.api.types.is_numeric_dtype(shown[column])
+    order = shown[column].value_counts().index.tolist() if not numeric else None
+    if order and "other" in order:
+        order = [c for c in order if c != "other"] + ["other"]
+    fig = px.scatter(
+        shown, x="x", y="y", color=column, hover_name="title",
+        hover_data={"category": True, "cluster_label": True, "crowding": True, "listing_id": True,
+                    "x": False, "y": False, column: column == "crowding"},
+        color_continuous_scale="YlOrRd" if numeric else None, render_mode="webgl", height=640,
+        category_orders={column: order} if order else None,
+        color_discrete_map={"other": "#c8c8c8"}, labels={"cluster_label": "cluster", "colour": colour_by},
+    )
+    fig.update_traces(marker={"size": 5, "opacity": 0.8})
+    fig.update_layout(margin={"l": 0, "r": 0, "t": 10, "b": 0}, xaxis_visible=False, yaxis_visible=False,
+                      legend={"font": {"size": 11}, "itemsizing": "constant"})
+    return fig
+
+
+def _shorten(category: str, width: int = 60) -> str:
+    """A category path for an axis label: its end, which names the category, behind an ellipsis."""
+    return category if len(category) <= width else "…" + category[-(width - 1):]
+
+
+def saturation_bars(landscape):
+    """Horizontal bars of the most saturated categories (red: crowded), from `maps.saturation_chart`."""
+    import plotly.graph_objects as go
+
+    from diffscan.maps import saturation_chart
+
+    chart = saturation_chart(landscape)
+    fig = go.Figure(go.Bar(
+        x=chart["saturation_score"], y=[html.escape(_shorten(c)) for c in chart["category"]], orientation="h",
+        marker_color=["#d62728" if c else "#1f77b4" for c in chart["crowded"]],
+        hovertext=[f"{html.escape(c)}<br>score {s:.1f} · {n:,} listings · rank {r}"
+                   for c, s, n, r in zip(chart["category"], chart["saturation_score"], chart["listings"], chart["rank"])],
+        hoverinfo="text",
+    ))
+    fig.update_layout(height=max(320, 22 * len(chart) + 80), margin={"l": 0, "r": 0, "t": 10, "b": 0},
+                      xaxis={"range": [0, 100], "title": "saturation score (0-100); red = crowded"})
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout
+# ---------------------------------------------------------------------------------------------
+
+
+def render() -> None:
+    """The Saturation map page."""
+    index = state.require_index()
+    path, key = str(index.path), state.stamp(index.path)
+    st.title("Saturation map")
+    st.caption("Where is the market crowded? Categories ranked by a 0-100 saturation score (near-duplicates, "
+               "look-alike offers, crowding, alike prices, many brands, the same labels), and their clusters.")
+    level = _level_picker(path, key)
+    landscape = guarded(state.with_progress, f"Analyzing {len(index):,} listings (once per index)…",
+                        state.landscape_of, path, key, level)
+    if landscape is None:
+        return
+    if landscape.note:
+        st.caption(f"Category level: {plain(landscape.note)}")
+    map_slot = st.container()  # drawn last: the projection is slow the first time, the tables are not
+    _categories_section(landscape)
+    _drill_down(index, landscape)
+    with map_slot:
+        _map_section(path, key, level)
+
+
+def _level_picker(path: str, key: str) -> int | None:
+    """Which category level to analyze: automatic, 0 (clusters stand in for categories) or a depth."""
+    depth = state.category_depth(path, key)
+    labels = {None: "automatic", 0: "0 · no categories: clusters of the whole catalog"}
+    options = [None, *range(0, depth + 1)]
+    return st.selectbox("Category level", options, key="landscape_level",
+                        format_func=lambda lv: labels.get(lv, f"{lv} of {depth}"))
+
+
+def _map_section(path: str, key: str, level: int | None) -> None:
+    """The 2-D map of every listing, coloured by category, cluster or crowding."""
+    st.subheader("Map")
+    colour_by = st.radio("Colour by", list(COLOUR_BY), horizontal=True, key="map_colour")
+    try:
+        points = guarded(state.with_progress, "Projecting the listings onto a map (once per index)…",
+                         state.landscape_map_of, path, key, level, COLOUR_BY[colour_by][0])
+    except (ImportError, AttributeError):
+        st.info("The map is not available yet in this version of diffscan (diffscan.maps is missing).")
+        return
+    if points is None or points.empty:
+        return
+    st.plotly_chart(map_figure(points, colour_by), key="landscape_map", config={"displaylogo": False})
+    st.caption("Each point is a listing; nearby points say similar things (t-SNE). The 20 biggest groups get a "
+               "colour, the rest are grey. Hover for the title, cluster and crowding.")
+
+
+def _categories_section(landscape) -> None:
+    """The ranked category table; selecting a row drills into that category."""
+    from diffscan.landscape import SATURATION_FORMULA
+
+    table = categories_frame(landscape)
+    st.subheader("Categories by saturation")
+    crowded = int(table["crowded"].sum()) if "crowded" in table else 0
+    st.caption(f"{len(table):,} categories, {crowded:,} crowded. Select a row to drill into it.")
+    ranked = table["category"].tolist()
+    percent = {"format": "percent"}
+    st.dataframe(
+        table, hide_index=True, key=TABLE_KEY, on_select=lambda: _select_category(ranked),
+        selection_mode="single-row",
+        column_config={
+            "rank": st.column_config.NumberColumn("#", width="small"),
+            "category": st.column_config.TextColumn("category", width="large"),
+            "saturation_score": st.column_config.ProgressColumn("saturation", min_value=0, max_value=100, format="%.1f",
+                                                                help=SATURATION_FORMULA),
+            "crowded": st.column_config.CheckboxColumn("crowded"),
+            "near_duplicate_share": st.column_config.NumberColumn("near-duplicates", **percent),
+            "mean_knn_similarity": st.column_config.NumberColumn("similarity", format="%.2f"),
+            "effective_clusters": st.column_config.NumberColumn("effective clusters", format="%.1f"),
+            "top_brand_share": st.column_config.NumberColumn("top brand share", **percent),
+            "median_price": st.column_config.NumberColumn("median price", format="%.2f"),
+            "price_spread": st.column_config.NumberColumn("price spread", format="%.2f"),
+            "label_completeness": st.column_config.NumberColumn("labels stated", **percent),
+        },
+    )
+    download_buttons(saturation_downloads(landscape), key="saturation")
+    st.markdown("**The most saturated categories**")
+    st.plotly_chart(saturation_bars(landscape), key="saturation_bars", config={"displaylogo": False})
+    with st.expander("How the saturation score is computed", icon=":material/functions:"):
+        st.code(SATURATION_FORMULA, language=None)
+
+
+def _select_category(ranked: list[str]) -> None:
+    """Table row selected: show that category in the drill-down."""
+    rows = st.session_state[TABLE_KEY].selection.rows
+    if rows:
+        st.session_state[DRILL_KEY] = ranked[rows[0]]
+
+
+def _drill_down(index, landscape) -> None:
+    """One category: its figures, its clusters, and the listings of one cluster."""
+    st.subheader("Drill-down")
+    ranked = landscape.categories["category"].tolist()
+    if st.session_state.get(DRILL_KEY) not in ranked:
+        st.session_state[DRILL_KEY] = ranked[0]
+    category = st.selectbox("Category", ranked, key=DRILL_KEY)
+    row = landscape.categories.set_index("category").loc[category]
+    m1, m2, m3, m4, m5 = st.columns(5)
+    m1.metric("Saturation", f"{row['saturation_score']:.1f}", "crowded" if row.get("crowded") else None,
+              delta_color="inverse")
+    m2.metric("Listings", f"{int(row['listings']):,}")
+    m3.metric("Distinct offers", f"{int(row['distinct_offers']):,}")
+    m4.metric("Near-duplicate share", f"{row['near_duplicate_share']:.0%}")
+    m5.metric("Clusters", f"{int(row['clusters']):,}")
+    clusters = clusters_frame(landscape, category)
+    st.dataframe(
+        clusters, hide_index=True, key="cluster_table",
+        column_config={
+            "label": st.column_config.TextColumn("cluster", width="medium"),
+            "keywords": st.column_config.ListColumn("keywords"),
+            "representative_title": st.column_config.TextColumn("representative listing", width="large"),
+            "near_duplicate_share": st.column_config.NumberColumn("near-duplicates", format="percent"),
+            "mean_knn_similarity": st.column_config.NumberColumn("similarity", format="%.2f"),
+            "top_brand_share": st.column_config.NumberColumn("top brand share", format="percent"),
+            "median_price": st.column_config.NumberColumn("median price", format="%.2f"),
+            "saturation_score": st.column_config.ProgressColumn("saturation", min_value=0, max_value=100, format="%.1f"),
+        },
+    )
+    labels = dict(zip(clusters["cluster_id"], clusters["label"] + " (" + clusters["size"].astype(str) + ")"))
+    cluster_id = st.selectbox("Listings of the cluster", list(labels), key=f"{CLUSTER_KEY}-{category}",
+                              format_func=labels.get)
+    st.dataframe(cluster_listings(index, landscape, cluster_id), hide_index=True, key="cluster_listings",
+                 column_config={"title": st.column_config.TextColumn("title", width="large"),
+                                "price": st.column_config.NumberColumn("price", format="%.2f"),
+                                "near_duplicate_group": st.column_config.NumberColumn("look-alike group"),
+                                "knn_similarity": st.column_config.NumberColumn("similarity", format="%.2f")})
+    st.caption("Listings sharing a look-alike group are near-duplicates: a shopper could not tell them apart.")

@@ -1,0 +1,85 @@
+"""Saturation maps: the projection as data, and the HTML (offline, escaped) and PNG exports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from diffscan.errors import QueryError
+from diffscan.landscape import analyze_landscape, landscape_map, write_map
+from diffscan.maps import project, saturation_chart
+
+MAP_COLUMNS = ["x", "y", "listing_id", "title", "category", "cluster_id", "cluster_label", "crowding"]
+
+
+@pytest.fixture(scope="module")
+def demo_map(demo_index):
+    land = analyze_landscape(demo_index)
+    return land, landscape_map(demo_index, land)
+
+
+def test_map_frame_has_one_point_per_listing(demo_index, demo_map):
+    land, frame = demo_map
+    assert list(frame.columns[: len(MAP_COLUMNS)]) == MAP_COLUMNS
+    assert frame["listing_id"].tolist() == demo_index.listings["listing_id"].tolist()
+    assert np.isfinite(frame[["x", "y"]].to_numpy()).all()
+    assert frame["crowding"].between(0, 100).all()
+    assert frame["colour"].nunique() <= 21
+
+
+def test_map_keeps_crowded_listings_together(demo_map):
+    _, frame = demo_map
+    bottles = frame[frame["category"].str.endswith("Water Bottles")][["x", "y"]].to_numpy()
+    spread_inside = np.linalg.norm(bottles - bottles.mean(0), axis=1).mean()
+    spread_all = np.linalg.norm(frame[["x", "y"]].to_numpy() - frame[["x", "y"]].to_numpy().mean(0), axis=1).mean()
+    assert spread_inside < 0.6 * spread_all
+
+
+def test_map_colour_by_cluster_and_unknown(demo_index, demo_map):
+    land, _ = demo_map
+    by_cluster = landscape_map(demo_index, land, color_by="cluster")
+    assert by_cluster["colour"].iloc[0].startswith(by_cluster["cluster_id"].iloc[0]) or by_cluster["colour"].iloc[0] == "other"
+    with pytest.raises(QueryError, match="colouring"):
+        landscape_map(demo_index, land, color_by="brand")
+
+
+def test_html_map_works_offline_and_escapes_titles(demo_map, tmp_path):
+    land, frame = demo_map
+    frame = frame.copy()
+    frame.loc[0, "title"] = "</script><script>alert(1)</script>"
+    path = write_map(frame, land, tmp_path / "map.html")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and "Plotly.newPlot" in text
+    assert "cdn.plot.ly" not in text.split("<body>")[0] and 'src="https://' not in text  # plotly.js is inlined
+    assert "<script>alert(1)</script>" not in text
+    assert "saturation = 100 x" in text
+
+
+def test_png_map(demo_map, tmp_path):
+    land, frame = demo_map
+    path = write_map(frame, land, tmp_path / "map.png")
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_write_map_rejects_other_formats(demo_map, tmp_path):
+    land, frame = demo_map
+    with pytest.raises(QueryError, match=".html"):
+        write_map(frame, land, tmp_path / "map.pdf")
+    with pytest.raises(QueryError, match="does not exist"):
+        write_map(frame, land, tmp_path / "missing" / "map.png")
+
+
+def test_saturation_chart_lists_top_categories(demo_map):
+    land, _ = demo_map
+    chart = saturation_chart(land, top=5)
+    assert len(chart) == 5 and chart["rank"].tolist() == [5, 4, 3, 2, 1]  # bottom-up for a horizontal bar chart
+
+
+def test_projection_of_tiny_and_sampled_sets():
+    assert project(np.eye(3, dtype=np.float32)).shape == (3, 2)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 8)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    xy = project(x, sample=150)
+    assert xy.shape == (400, 2) and np.isfinite(xy).all()

@@ -1,0 +1,344 @@
+"""Niche finder: ranking, components, USPs against the crowded neighbour, filters and the three exports."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from diffscan import export
+from diffscan.attributes import attribute_keys
+from diffscan.differentiation import USP_MAX_SHARE
+from diffscan.index import build_index
+from diffscan.niches import (
+    OPPORTUNITY_FORMULA,
+    ROOM_WEIGHTS,
+    SCHEMA,
+    find_niches,
+    niches_document,
+    niches_frame,
+)
+from diffscan.text import listing_text, phrases
+
+HYPERLINK = '=HYPERLINK("http://evil.example","click")'
+
+
+def _rows() -> list[dict]:
+    """A crowded steel-bottle cluster, a small well-reviewed bamboo niche beside it, puzzles, and Chinese toothbrushes."""
+    rows = []
+    sizes, colours = ["500ml", "750ml", "1L"], ["Black", "White", "Blue", "Pink"]
+    for i in range(24):
+        rows.append(("bottles", "Home > Bottles", f"Stainless Steel Water Bottle {sizes[i % 3]} {colours[i % 4]} - Leak Proof",
+                     10 + i % 5, 14.99 + i % 4, i // 6))
+    rows += [
+        ("bamboo", "Home > Bottles", "Bamboo Water Bottle with Glass Inner 500ml - Plastic Free, Tea Infuser", 4200, 29.99, 100),
+        ("bamboo", "Home > Bottles", "Glass Water Bottle with Bamboo Lid and Tea Infuser 450ml", 3100, 27.50, 101),
+        ("bamboo", "Home > Bottles", "Bamboo Sleeve Glass Bottle 600ml, Plastic Free", 2600, 31.00, 102),
+        ("bamboo", "Home > Bottles", HYPERLINK + " Bamboo Glass Bottle", 900, 25.00, 103),
+    ]
+    for i in range(12):
+        rows.append(("puzzles", "Toys > Puzzles", f"Jigsaw Puzzle {500 + 500 * (i % 3)} Pieces, {['Cats', 'Maps', 'Cars'][i % 3]}",
+                     40 + i, 9.99 + i, 200 + i))
+    for i in range(10):
+        rows.append(("brushes", "Beauty > Toothbrushes", f"软毛牙刷 {i + 2}支装 {['白色', '蓝色'][i % 2]}", 15 + i, 3.5 + i % 3, 300 + i // 2))
+    rows += [
+        ("kidsbamboo", "Beauty > Toothbrushes", "儿童竹牙刷 4支装 软毛", 1800, 6.99, 400),
+        ("kidsbamboo", "Beauty > Toothbrushes", "儿童竹柄牙刷 可降解 软毛", 2100, 7.49, 401),
+        ("kidsbamboo", "Beauty > Toothbrushes", "竹炭儿童牙刷 软毛 6支装", 1500, 8.99, 402),
+    ]
+    return [{"id": f"N{n:03d}", "cluster": c, "category": cat, "title": t, "review_count": r, "price": p, "group": g}
+            for n, (c, cat, t, r, p, g) in enumerate(rows)]
+
+
+def hand_landscape(index, rows: list[dict]) -> SimpleNamespace:
+    """A landscape with known clusters, in the shape `landscape.analyze_landscape` returns."""
+    by_id = {r["id"]: r for r in rows}
+    ids = index.listings["listing_id"].tolist()
+    a = pd.DataFrame({
+        "listing_id": ids,
+        "category": [by_id[i]["category"] for i in ids],
+        "cluster_id": [by_id[i]["cluster"] for i in ids],
+        "cluster_label": [by_id[i]["cluster"] for i in ids],
+        "near_duplicate_group": [by_id[i]["group"] for i in ids],
+        "is_singleton": False,
+    })
+    g = a.groupby("cluster_id", sort=False)
+    clusters = pd.DataFrame({
+        "cluster_id": list(g.groups), "category": g["category"].first().tolist(), "size": g.size().tolist(),
+        "label": [f"{c} cluster" for c in g.groups], "keywords": [[c, "kw"] for c in g.groups],
+        "representative_id": g["listing_id"].first().tolist(), "representative_title": "",
+    })
+    return SimpleNamespace(level=2, assignments=a, clusters=clusters, categories=pd.DataFrame())
+
+
+@pytest.fixture(scope="session")
+def market(tmp_path_factory):
+    root = tmp_path_factory.mktemp("niches")
+    rows = _rows()
+    pd.DataFrame(rows).drop(columns=["cluster", "group"]).to_csv(root / "catalog.csv", index=False)
+    index, _, _ = build_index(root / "catalog.csv", root / "index")
+    return index, hand_landscape(index, rows)
+
+
+@pytest.fixture(scope="session")
+def found(market):
+    index, landscape = market
+    return find_niches(index, landscape, top=20)
+
+
+def _texts(index) -> dict[str, str]:
+    chars = index.manifest["text"]["description_chars"]
+    df = index.listings
+    return {i: listing_text(t, b, d, chars) for i, t, b, d in zip(df["listing_id"], df["title"], df["brand"], df["description"])}
+
+
+def _states(text: str, key: str) -> bool:
+    if key.startswith("phrase:"):
+        return key.removeprefix("phrase:") in phrases(text)
+    return key in attribute_keys(text)
+
+
+def test_the_small_well_reviewed_clusters_rank_first(found):
+    assert {n.niche_id for n in found[:2]} == {"cluster:bamboo", "cluster:kidsbamboo"}
+    best = niches_by_id(found)["cluster:bamboo"]
+    assert best.kind == "cluster"
+    assert best.name == "bamboo cluster" and best.keywords == ["bamboo", "kw"]  # the landscape's c-TF-IDF names
+    assert best.size == 4 and best.distinct_offers == 4
+    assert best.demand_source == "reviews" and best.demand == pytest.approx(2850.0)
+    assert best.neighbour["cluster_id"] == "bottles"
+    texts = {u.text for u in best.usps}
+    assert "bamboo" in texts and "glass" in texts
+    assert "water bottle" not in texts and "leak proof" not in texts
+    assert "bamboo" in best.positioning
+    crowded = next((n for n in found if n.niche_id == "cluster:bottles"), None)
+    assert crowded is None or crowded.rank > best.rank
+    assert [n.rank for n in found] == list(range(1, len(found) + 1))
+    assert [n.opportunity for n in found] == sorted((n.opportunity for n in found), reverse=True)
+
+
+def test_components_follow_the_written_formula(found):
+    for n in found:
+        c = n.components
+        assert all(0.0 <= v <= 1.0 for v in c.values())
+        room = (ROOM_WEIGHTS["competition"] * (1 - c["competition"]) + ROOM_WEIGHTS["homogenization"] * (1 - c["homogenization"])
+                + ROOM_WEIGHTS["price_room"] * c["price_room"])
+        assert n.opportunity == pytest.approx(100 * c["demand"] * room, abs=0.05)
+        assert c["homogenization"] == pytest.approx(1 - n.distinct_offers / n.size, abs=1e-3)
+    bottles = niches_by_id(found).get("cluster:bottles")
+    if bottles is not None:
+        assert bottles.distinct_offers == 4 and bottles.components["homogenization"] > 0.8
+
+
+def niches_by_id(niches):
+    return {n.niche_id: n for n in niches}
+
+
+def test_every_usp_is_in_the_niche_and_in_under_20_percent_of_those_compared(market, found):
+    index, _ = market
+    texts = _texts(index)
+    checked = 0
+    for n in found:
+        if not n.usps:
+            continue
+        compared = n.neighbour["compared_ids"]
+        assert len(compared) == n.neighbour["compared"] > 0
+        assert not set(compared) & set(n.listing_ids)
+        for u in n.usps:
+            in_niche = sum(_states(texts[i], u.key) for i in n.listing_ids)
+            assert in_niche >= min(2, n.size), (n.name, u)
+            count = sum(_states(texts[i], u.key) for i in compared)
+            assert count == u.count and count < USP_MAX_SHARE * len(compared), (n.name, u)
+            checked += 1
+    assert checked >= 3
+
+
+def test_chinese_niche(found):
+    kids = niches_by_id(found)["cluster:kidsbamboo"]
+    assert kids.neighbour["cluster_id"] == "brushes"
+    texts = {u.text for u in kids.usps}
+    assert "儿童" in texts or "竹" in texts
+    assert not any(len(t) == 2 and t in {"童竹", "竹牙"} for t in texts)  # no bigram straddling two words
+
+
+def test_attribute_niches_are_narrow_and_named_by_their_attributes(market, found):
+    for n in found:
+        if n.kind == "attributes":
+            assert n.attributes and n.size >= 2
+            assert n.name.startswith(" · ".join(_describe(k) for k in n.attributes))
+
+
+def _describe(key):
+    from diffscan.attributes import describe
+
+    return describe(key)
+
+
+def test_category_and_min_demand_filters(market):
+    index, landscape = market
+    toys = find_niches(index, landscape, category="Toys")
+    assert toys and all(n.category.startswith("Toys") for n in toys)
+    rich = find_niches(index, landscape, min_demand=1000)
+    assert rich and all(n.demand >= 1000 for n in rich)
+    assert find_niches(index, landscape, min_demand=1e9) == []
+    assert len(find_niches(index, landscape, top=2)) == 2
+
+
+def test_demand_falls_back_to_ratings_then_market_size(market):
+    index, landscape = market
+    listings = index.listings.copy()
+    no_reviews = dataclasses.replace(index, listings=listings.assign(review_count=float("nan"), rating=4.0))
+    rated = find_niches(no_reviews, landscape, top=3)
+    assert {n.demand_source for n in rated} == {"rating"}
+    nothing = dataclasses.replace(index, listings=listings.assign(review_count=float("nan"), rating=float("nan")))
+    sized = find_niches(nothing, landscape, top=3)
+    assert {n.demand_source for n in sized} == {"market size"}
+    assert "market size" in sized[0].demand_label
+
+
+def test_csv_export_round_trips_and_neutralizes_formulas(found, tmp_path):
+    frame = niches_frame(found)
+    frame.loc[0, "name"] = HYPERLINK
+    target = tmp_path / "niches.csv"
+    export.to_csv(frame, target)
+    back = pd.read_csv(target, keep_default_na=False, dtype=str)
+    assert list(back.columns) == list(frame.columns) and len(back) == len(frame)
+    assert back.loc[0, "name"] == "'" + HYPERLINK
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for col in back for cell in back[col])
+    for col in frame.columns:
+        for want, got in zip(frame[col], back[col]):
+            _same_cell(want, got)
+
+
+def _same_cell(want, got: str) -> None:
+    if isinstance(want, list):
+        want = "; ".join(str(v) for v in want)
+    if want is None or (isinstance(want, float) and math.isnan(want)):
+        assert got == ""
+    elif isinstance(want, (int, float)) and not isinstance(want, bool):
+        assert float(got) == pytest.approx(float(want))
+    else:
+        want = str(want)
+        assert got == ("'" + want if want.startswith(("=", "+", "-", "@", "\t", "\r")) else want)
+
+
+def test_json_export_has_the_schema_and_parses(market, found, tmp_path):
+    index, _ = market
+    target = tmp_path / "niches.json"
+    export.to_json(niches_document(found, index, top=20, category=None, min_demand=None), target)
+    data = json.loads(target.read_text(encoding="utf-8"))
+    assert data["schema"] == SCHEMA == "diffscan.niches/1"
+    assert data["formula"] == OPPORTUNITY_FORMULA and data["listings"] == len(index)
+    assert len(data["niches"]) == len(found)
+    first = data["niches"][0]
+    for key in ("rank", "niche_id", "kind", "name", "keywords", "category", "size", "distinct_offers", "demand_source",
+                "demand", "demand_label", "opportunity", "components", "price_low", "price_median", "price_high",
+                "top_competitors", "neighbour", "usps", "positioning", "listing_ids"):
+        assert key in first
+    assert set(first["components"]) == {"demand", "competition", "homogenization", "price_room"}
+    assert {"text", "key", "kind", "share", "count"} <= set(first["usps"][0])
+
+
+def test_markdown_report_is_one_readable_page(market, found, tmp_path):
+    index, _ = market
+    target = tmp_path / "niches.md"
+    text = export.niches_report(niches_document(found, index, top=20), target)
+    assert target.read_text(encoding="utf-8") == text
+    assert text.startswith("# Niches in catalog.csv")
+    assert "## 1. " in text and "## 2. " in text and "**USPs**" in text and "\n> " in text
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(table) == len(found) + 1
+    columns = {line.replace("\\|", "").count("|") for line in table}
+    assert len(columns) == 1  # no cell breaks the table
+    assert "<" not in text.replace("&lt;", "")
+
+
+def test_markdown_escapes_catalog_text():
+    frame = pd.DataFrame({"title": ["a | b <script> *x* [l](u)"], "n": [1.5]})
+    text = export.to_markdown(frame)
+    row = text.splitlines()[2]
+    assert row.count("|") - row.count("\\|") == 3
+    assert "<script" not in text and "&lt;script" in text
+    assert "\\*x\\*" in text and "\\[l\\]" in text
+
+
+def test_top_must_be_positive(market):
+    from diffscan.errors import QueryError
+
+    index, landscape = market
+    with pytest.raises(QueryError):
+        find_niches(index, landscape, top=0)
+
+
+def test_cli_help_states_the_formula():
+    from typer.testing import CliRunner
+
+    from diffscan.cli import app
+
+    result = CliRunner().invoke(app, ["niches", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    flat = " ".join(result.output.split())
+    assert OPPORTUNITY_FORMULA.split(";")[0] in flat  # the help and the code state the same formula
+    assert "opportunity = 100 x demand x (0.60 x (1 - competition) + 0.20 x (1 - homogenization) + 0.20 x price_room)" in flat
+
+
+SPARSE_LEAVES = {"Toddler Cups", "Left-Handed Supplies", "Dog Ramps", "Camp Cookware", "Bamboo Toothbrushes"}
+
+
+@pytest.fixture(scope="session")
+def demo_niches(demo_index):
+    return find_niches(demo_index, top=20)
+
+
+def test_demo_corpus_niches_are_its_sparse_leaves_and_odd_ones_out(demo_niches):
+    """The demo corpus is built with known niches: the sparse leaves and the odd ones out of crowded leaves."""
+    leaves = {n.category.split(" > ")[-1] for n in demo_niches}
+    assert len(leaves & SPARSE_LEAVES) >= 4
+    assert all(n.size <= 10 for n in demo_niches[:10])  # no crowded template cluster near the top
+    assert {n.demand_source for n in demo_niches} == {"reviews"}
+
+
+def test_usp_invariant_on_demo_corpus_niches(demo_index, demo_niches):
+    texts = _texts(demo_index)
+    checked = 0
+    for n in demo_niches:
+        compared = n.neighbour["compared_ids"] if n.neighbour else []
+        for u in n.usps:
+            assert sum(_states(texts[i], u.key) for i in n.listing_ids) >= min(2, n.size), (n.name, u)
+            count = sum(_states(texts[i], u.key) for i in compared)
+            assert count == u.count and count < USP_MAX_SHARE * len(compared), (n.name, u)
+            checked += 1
+    assert checked >= 10
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".md"])
+def test_cli_niches_exports(demo_index, tmp_path, suffix):
+    from typer.testing import CliRunner
+
+    from diffscan.cli import app
+
+    target = tmp_path / f"shortlist{suffix}"
+    result = CliRunner().invoke(app, ["niches", "--index", str(demo_index.path), "--top", "5", "--export", str(target)],
+                                terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "Niches by opportunity" in result.output
+    text = target.read_text(encoding="utf-8")
+    if suffix == ".json":
+        assert json.loads(text)["schema"] == SCHEMA and len(json.loads(text)["niches"]) == 5
+    elif suffix == ".csv":
+        assert len(pd.read_csv(target)) == 5
+    else:
+        assert text.startswith("# Niches in catalog.csv")
+
+
+def test_cli_niches_refuses_an_unknown_export_format(demo_index, tmp_path):
+    from typer.testing import CliRunner
+
+    from diffscan.cli import app
+    from diffscan.errors import QueryError
+
+    result = CliRunner().invoke(app, ["niches", "--index", str(demo_index.path), "--export", str(tmp_path / "x.xlsx")])
+    assert result.exit_code != 0 and isinstance(result.exception, QueryError)
