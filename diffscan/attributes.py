@@ -285,7 +285,8 @@ class Attribute:
 
 
 def _is_cjk(form: str) -> bool:
-    return bool(re.search(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]", form))
+    """Whether a vocabulary form has CJK characters (matched by substring, not on word boundaries)."""
+    return bool(re.search(f"[{CJK_CHARS}]", form))
 
 
 @lru_cache(maxsize=1)
@@ -470,7 +471,9 @@ def _cjk_dictionary() -> tuple[frozenset[str], int]:
     return frozenset(words), max((len(w) for w in words), default=2)
 
 
-_CJK_RUN_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
+# CJK ideographs, kana and hangul (the same ranges text.tokens cuts into bigrams).
+CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CJK_RUN_RE = re.compile(f"[{CJK_CHARS}]+")
 
 
 def cjk_words(text: str) -> list[str]:

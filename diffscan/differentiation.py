@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from diffscan.attributes import attribute_keys, attributes_of, cjk_words, describe
+from diffscan.attributes import CJK_CHARS, attribute_keys, attributes_of, cjk_words, describe
 from diffscan.competitors import Competitor, find_competitors
 from diffscan.errors import QueryError
 from diffscan.index import Index
-from diffscan.text import _CJK, listing_text, maximal, normalize, phrases, tokens
+from diffscan.text import listing_text, maximal, normalize, phrases, tokens
 
 USP_MAX_SHARE = 0.20  # a USP is stated by fewer than this share of the competitors compared
 TABLE_STAKES_MIN_SHARE = 0.60  # table stakes: stated by at least this share of them
@@ -30,8 +30,8 @@ DUPLICATE_COSINE, FAR_COSINE = 0.95, 0.40  # distance scale: 0 at near-duplicate
 SCORE_WEIGHTS = {"distance": 0.60, "unique_share": 0.25, "no_near_duplicates": 0.15}
 WIDER = 5  # white-space suggestions look at competitors ranked k+1 .. WIDER*k
 MAX_POINTS = 10
-_CJK_CHAR = re.compile(f"[{_CJK}]")
-_CJK_BIGRAM = re.compile(f"[{_CJK}]{{2}}")
+_CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
+_CJK_BIGRAM = re.compile(f"[{CJK_CHARS}]{{2}}")
 
 
 @dataclass
@@ -364,8 +364,7 @@ def listing_attributes(index: Index, row: int) -> dict[str, str]:
     """A listing's attributes {key: wording}, computed once per index and row."""
     memo = _memo(index).setdefault("attributes", {})
     if row not in memo:
-        memo[row] = listing_stated(index, row).attributes if row in _memo(index).get("stated", {}) \
-            else attributes_of([listing_texts(index)[row]])[0]
+        memo[row] = attributes_of([listing_texts(index)[row]])[0]
     return memo[row]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -191,7 +190,7 @@ class EmbeddingCache:
 
     def __init__(self, model_id: str, root: Path | None = None) -> None:
         safe = hashlib.sha1(model_id.encode()).hexdigest()[:16]
-        self.folder = (root or default_cache_dir()) / "embeddings" / safe
+        self.folder = Path(root or default_cache_dir()) / "embeddings" / safe
         self._index: dict[bytes, tuple[int, int]] | None = None
         self._shards: list[np.ndarray] = []
 
@@ -232,7 +231,11 @@ class EmbeddingCache:
         np.save(tmp_key, key_arr)
         os.replace(tmp_vec, self.folder / f"{stem}.vecs.npy")
         os.replace(tmp_key, self.folder / f"{stem}.keys.npy")
-        self._index = None  # reload lazily
+        if self._index is not None:  # register the new shard instead of re-reading every shard
+            shard_no = len(self._shards)
+            self._shards.append(np.load(self.folder / f"{stem}.vecs.npy", allow_pickle=False, mmap_mode="r"))
+            for row, k in enumerate(key_arr.tolist()):
+                self._index[k] = (shard_no, row)
 
     def info(self) -> dict:
         """Shard count and size, for `diffscan` status output."""

@@ -250,7 +250,12 @@ def build_index(
             fresh = np.flatnonzero(rows < 0)
             kept = np.flatnonzero(rows >= 0)
             fresh_texts = [texts[i] for i in fresh]
-            hits = len(cache.get([text_key(t) for t in fresh_texts])) if cache is not None and fresh_texts else 0
+            if cache is not None and fresh_texts:
+                keys = [text_key(t) for t in fresh_texts]
+                found = cache.get(keys)
+                hits = sum(k in found for k in keys)  # repeated texts count once per listing
+            else:
+                hits = 0
             cached += hits
             embedded += len(fresh_texts) - hits
             base = writer.n

@@ -87,6 +87,7 @@ class Niche:
     listing_ids: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """Plain JSON-able data (the JSON export's niche object)."""
         return asdict(self)
 
 
@@ -137,6 +138,7 @@ def catalog_demand(index: Index) -> _Demand:
 
 
 def _make_demand(source: str, values: np.ndarray) -> _Demand:
+    """A demand signal with the statistics the demand component needs (median, 99th percentile)."""
     values = values.astype(float)
     known = np.sort(values[np.isfinite(values)])
     if len(known) == 0:
@@ -348,6 +350,7 @@ class _Context:
 
 
 def _context(index: Index, landscape) -> _Context:
+    """Everything candidates are scored against, computed once: demand, prices, groups, centroids."""
     a = landscape.assignments
     categories = a["category"].astype(str).to_numpy()
     prices = index.listings["price"].to_numpy(dtype=float)
@@ -374,6 +377,8 @@ def _distinct(groups: np.ndarray) -> int:
 
 @dataclass
 class _Scored:
+    """A candidate with its demand figure, components, opportunity and crowded neighbour."""
+
     candidate: _Candidate
     source: str
     demand: float
@@ -556,6 +561,7 @@ def _top_competitors(c: _Candidate, ctx: _Context) -> list[dict]:
 
 
 def _num(value) -> float | None:
+    """A float for JSON: NaN becomes None."""
     value = float(value)
     return None if math.isnan(value) else value
 
@@ -649,6 +655,7 @@ def _common_attributes(c: _Candidate, index: Index) -> list[str]:
 
 
 def _labels(landscape) -> dict[str, tuple[str, list[str]]]:
+    """Each cluster's c-TF-IDF label and keywords, as the landscape named them."""
     clusters = landscape.clusters
     out = {}
     for cid, label, keywords in zip(clusters["cluster_id"], clusters["label"], clusters["keywords"]):
@@ -701,6 +708,7 @@ def find_niches(
 
 
 def _step(progress: Progress | None, stage: str, done: int) -> None:
+    """Report progress of the niche stage (3 steps) when a callback is given."""
     if progress:
         progress(stage, done, 3)
 
