@@ -157,13 +157,16 @@ def run_catalog(data, key: str, trials: int, seed: int) -> dict:
     chosen = [eligible[i] for i in rng.choice(len(eligible), size=min(trials, len(eligible)), replace=False)]
     known = _demand(index.listings, spec.demand)
     strong_bar = float(np.nanpercentile(known, STRONG_PERCENTILE))
-    rows, hits, strong, strong_hits = [], 0, 0, 0
+    rows, hits, strong, strong_hits, kept_ids, category_hits = [], 0, 0, 0, [], 0
     for trial, cluster_id in enumerate(chosen, start=1):
         label = _label(landscape, cluster_id)
         size = int((landscape.assignments["cluster_id"].astype(str) == cluster_id).sum())
         small, kept = plant(data, key, spec, index, landscape, cluster_id, trial)
         found = find_niches(small, top=100)
         rank, jaccard = planted_rank(found, kept)
+        kept_ids.append(kept)
+        category = _category(landscape, cluster_id)
+        in_category, _ = planted_rank(find_niches(small, top=TOP, category=category), kept)
         hit = rank is not None and rank <= TOP
         hits += hit
         kept_demand = _demand(small.listings, spec.demand)[[small.row_of(i) for i in kept]]
@@ -172,14 +175,21 @@ def run_catalog(data, key: str, trials: int, seed: int) -> dict:
         strong_hits += hit and is_strong
         rows.append([spec.name, trial, label[:40], size, ", ".join(f"{v:g}" for v in kept_demand),
                      "yes" if is_strong else "no", rank if rank is not None else ">100", f"{jaccard:.2f}",
-                     "yes" if hit else "no"])
+                     "yes" if hit else "no", in_category if in_category is not None else f">{TOP}"])
+        category_hits += in_category is not None
         print(f"  {spec.name} trial {trial}: cluster {cluster_id!r} ({size} listings) -> rank {rank}", flush=True)
     return {"catalog": spec.name, "demand": "reviews" if spec.demand == "review_count" else "ratings",
             "listings": len(index), "clusters": int(landscape.clusters.shape[0]), "eligible": len(eligible),
             "trials": len(chosen), "hits": hits, "rows": rows, "strong_bar": strong_bar, "strong": strong,
-            "strong_hits": strong_hits, "top20_median": inside, "catalog_median": overall,
-            "landscape_s": landscape_s, "niches_s": niches_s, "chosen": chosen,
+            "strong_hits": strong_hits, "category_hits": category_hits, "top20_median": inside, "catalog_median": overall,
+            "landscape_s": landscape_s, "niches_s": niches_s, "chosen": chosen, "kept": kept_ids,
             "index_dir": str(WORK / key / "full")}
+
+
+def _category(landscape, cluster_id: str) -> str:
+    """The category (at the landscape's level) the cluster belongs to."""
+    a = landscape.assignments
+    return str(a.loc[a["cluster_id"].astype(str) == cluster_id, "category"].iloc[0])
 
 
 def _label(landscape, cluster_id: str) -> str:
@@ -202,18 +212,19 @@ def main(argv: list[str] | None = None) -> None:
           f"Hit: a top-{TOP} niche whose listings overlap the {KEEP} kept ones with Jaccard >= {JACCARD}.", flush=True)
     results = [run_catalog(data, key, args.trials, args.seed) for key in keys]
     table("Planted niches: each trial", ["catalog", "trial", "cluster (label)", "listings", f"demand of the {KEEP} kept",
-                                         f"all kept >= p{STRONG_PERCENTILE}", "rank found", "best Jaccard", f"in top {TOP}"],
+                                         f"all kept >= p{STRONG_PERCENTILE}", "rank found", "best Jaccard", f"in top {TOP}",
+                                         f"rank in its category's top {TOP}"],
           [row for r in results for row in r["rows"]])
     summary = []
     for r in results:
         cli = cli_seconds(r["index_dir"]) if (not args.no_cli and r["catalog"] == "BigBasket") else None
         r["cli_s"] = cli
-        summary.append([r["catalog"], r["demand"], r["listings"], r["clusters"], r["eligible"], f"{r['hits']}/{r['trials']}",
+        summary.append([r["catalog"], r["demand"], r["listings"], r["clusters"], r["eligible"], f"{r['hits']}/{r['trials']}", f"{r['category_hits']}/{r['trials']}",
                         f"{r['strong_hits']}/{r['strong']} (p{STRONG_PERCENTILE} = {r['strong_bar']:g})",
                         f"{r['top20_median']:g}", f"{r['catalog_median']:g}", f"{r['landscape_s']:.1f}",
                         f"{r['niches_s']:.1f}", "" if cli is None else f"{cli:.1f}"])
     table("Niche finder on real catalogs", ["catalog", "demand", "listings", "clusters", "eligible clusters",
-                                            f"planted in top {TOP}", f"of which all {KEEP} kept >= catalog p{STRONG_PERCENTILE}",
+                                            f"planted in top {TOP}", f"planted in its category's top {TOP}", f"of which all {KEEP} kept >= catalog p{STRONG_PERCENTILE}",
                                             "top-20 niches: median demand per listing",
                                             "catalog median", "landscape s", "find_niches s", "`diffscan niches` s"],
           summary)

@@ -259,7 +259,7 @@ _QUANTITY_UNITS = {
 }
 _QUANTITY_RE = re.compile(
     r"(?:(?<![\w.])(?:pack|set|box|bundle|case) of (\d+)(?![\w.]))"
-    rf"|(?:(?<![\w.,])(\d+)\s*(?:x\s*)?("
+    r"|(?:(?<![\w.,])(\d+)\s*(?:x\s*)?("
     + "|".join(sorted((re.escape(u) for u in _QUANTITY_UNITS), key=len, reverse=True))
     + r")(?![a-z]))"
 )

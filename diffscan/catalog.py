@@ -495,17 +495,24 @@ def _read_jsonl(text: str, path: Path, encoding: str) -> _RawTable:
     for number, line in enumerate(text.lstrip("\ufeff").split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            bad_rows.append((number, f"malformed JSON ({exc.msg} at column {exc.colno})"))
+        record = parse_jsonl_line(line)
+        if isinstance(record, str):
+            bad_rows.append((number, record))
             continue
-        if not isinstance(record, dict):
-            bad_rows.append((number, "not a JSON object"))
-            continue
-        records.append(_flatten(record))
+        records.append(record)
         rows.append(number)
     return _RawTable(_records_frame(records, rows), "jsonl", encoding, bad_rows)
+
+
+def parse_jsonl_line(line: str) -> dict[str, str] | str:
+    """One JSON Lines record, flattened; or the reason it cannot be used."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f"malformed JSON ({exc.msg} at column {exc.colno})"
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    return _flatten(record)
 
 
 def _flatten(record: dict, prefix: str = "") -> dict[str, str]:

@@ -59,19 +59,11 @@ def run_build(catalog: Path, out: Path, model: Optional[str], mapping: list[str]
     from diffscan.index import build_index
 
     start = time.perf_counter()
-    with _progress() as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        index, report, stats = build_index(
-            catalog, out, model=model, mapping=parse_mapping(mapping) if mapping else None,
-            description_chars=description_chars, progress=progress, update=update, engine=engine,
-            engine_options=engine_options,
-        )
+    index, report, stats = _run_with_progress(lambda progress: build_index(
+        catalog, out, model=model, mapping=parse_mapping(mapping) if mapping else None,
+        description_chars=description_chars, progress=progress, update=update, engine=engine,
+        engine_options=engine_options,
+    ))
     seconds = time.perf_counter() - start
     console.print(report.summary())
     for reason, count in report.skipped_by_reason().items():
@@ -225,8 +217,8 @@ def competitors(
 
 _NICHES_HELP = """Where is there room to stand out? Niches with demand and few distinct offers, ranked.
 
-Candidates are the landscape's clusters and attribute combinations (material, audience, use, feature)
-inside a category. Demand comes from review counts, else a sales column, else ratings, else the size of
+Candidates are the landscape's clusters, sub-clusters, pockets (a listing with demand and its few
+look-alikes) and attribute combinations (material, audience, use, feature) inside a category. Demand comes from review counts, else a sales column, else ratings, else the size of
 the niche's category (market size); each niche says which it used.
 
 opportunity = 100 x demand x (0.60 x (1 - competition) + 0.20 x (1 - homogenization) + 0.20 x price_room)

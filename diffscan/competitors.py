@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -12,6 +13,9 @@ from diffscan.errors import QueryError
 from diffscan.index import Index
 from diffscan.lexical import row_dots
 from diffscan.text import listing_text, maximal, model_codes, phrases
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Near-duplicate: a shopper could not tell the two apart from the text. Either the meaning is
 # nearly identical or the titles are the same words with trivial edits.

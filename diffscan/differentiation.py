@@ -20,7 +20,7 @@ from diffscan.attributes import CJK_CHARS, attribute_keys, attributes_of, cjk_wo
 from diffscan.competitors import Competitor, find_competitors
 from diffscan.errors import QueryError
 from diffscan.index import Index
-from diffscan.text import listing_text, maximal, normalize, phrases, tokens
+from diffscan.text import maximal, normalize, phrases, tokens
 
 USP_MAX_SHARE = 0.20  # a USP is stated by fewer than this share of the competitors compared
 TABLE_STAKES_MIN_SHARE = 0.60  # table stakes: stated by at least this share of them

@@ -17,7 +17,6 @@ import bz2
 import codecs
 import gzip
 import io
-import json
 import lzma
 import re
 import warnings
@@ -194,15 +193,11 @@ class CatalogChunks:
                     line = line.lstrip("\ufeff")
                 if not line.strip():
                     continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    bad.append((number, f"malformed JSON ({exc.msg} at column {exc.colno})"))
+                record = cat.parse_jsonl_line(line)
+                if isinstance(record, str):
+                    bad.append((number, record))
                     continue
-                if not isinstance(record, dict):
-                    bad.append((number, "not a JSON object"))
-                    continue
-                records.append(cat._flatten(record))
+                records.append(record)
                 rows.append(number)
                 if len(records) == self.chunk_rows:
                     yield cat._records_frame(records, rows), bad

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from diffscan.competitors import Filters, Weights, find_competitors, find_competitors_batch
