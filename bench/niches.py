@@ -130,6 +130,28 @@ def top_demand(index: Index, niches, spec: Catalog) -> tuple[float, float]:
     return float(np.nanmedian(inside)), float(np.nanmedian(demand))
 
 
+def differentiate_ms(index: Index, queries: int = 200, seed: int = 0) -> dict[str, tuple[float, float]]:
+    """Warm latency (p50, p95 in ms) of `differentiate` on pasted titles (embedding included), next to the
+    competitor search it builds on (k=20), over the same random listings."""
+    from diffscan.competitors import find_competitors
+    from diffscan.differentiation import differentiate
+    encoder = index.encoder()
+    titles = index.listings["title"].to_numpy()
+    picks = np.random.default_rng(seed).choice(len(titles), size=min(queries, len(titles)), replace=False)
+    for i in picks[:5]:  # warm up: model, caches
+        differentiate(index, str(titles[i]), encoder=encoder)
+    out = {}
+    for name, run in (("competitors k=20 (the search it builds on)", lambda t: find_competitors(index, t, k=20, encoder=encoder)),
+                      ("differentiate", lambda t: differentiate(index, t, encoder=encoder))):
+        times = []
+        for i in picks:
+            start = time.perf_counter()
+            run(str(titles[i]))
+            times.append(1000 * (time.perf_counter() - start))
+        out[name] = (float(np.percentile(times, 50)), float(np.percentile(times, 95)))
+    return out
+
+
 def cli_seconds(index_dir) -> float:
     """Wall time of `diffscan niches --index DIR --top 20` in a fresh process (model loading included)."""
     start = time.perf_counter()
@@ -152,6 +174,7 @@ def run_catalog(data, key: str, trials: int, seed: int) -> dict:
     top20 = find_niches(index, landscape, top=20)
     niches_s = time.perf_counter() - start
     inside, overall = top_demand(index, top20, spec)
+    latency = differentiate_ms(index)
     eligible = eligible_clusters(index, landscape, spec)
     rng = np.random.default_rng(seed)
     chosen = [eligible[i] for i in rng.choice(len(eligible), size=min(trials, len(eligible)), replace=False)]
@@ -181,7 +204,7 @@ def run_catalog(data, key: str, trials: int, seed: int) -> dict:
     return {"catalog": spec.name, "demand": "reviews" if spec.demand == "review_count" else "ratings",
             "listings": len(index), "clusters": int(landscape.clusters.shape[0]), "eligible": len(eligible),
             "trials": len(chosen), "hits": hits, "rows": rows, "strong_bar": strong_bar, "strong": strong,
-            "strong_hits": strong_hits, "category_hits": category_hits, "top20_median": inside, "catalog_median": overall,
+            "strong_hits": strong_hits, "category_hits": category_hits, "latency": latency, "top20_median": inside, "catalog_median": overall,
             "landscape_s": landscape_s, "niches_s": niches_s, "chosen": chosen, "kept": kept_ids,
             "index_dir": str(WORK / key / "full")}
 
@@ -228,6 +251,9 @@ def main(argv: list[str] | None = None) -> None:
                                             "top-20 niches: median demand per listing",
                                             "catalog median", "landscape s", "find_niches s", "`diffscan niches` s"],
           summary)
+    table("Differentiation of one pasted listing, warm (200 titles, query embedding included)",
+          ["catalog", "what", "p50 ms", "p95 ms"],
+          [[r["catalog"], what, f"{p50:.1f}", f"{p95:.1f}"] for r in results for what, (p50, p95) in r["latency"].items()])
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "results.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
 
