@@ -595,6 +595,7 @@ def positioning(name: str, category: str, usps: list[Point], size: int, distinct
                 f"{crowd} yet: compete on a new attribute or on price.")
     top = usps[:3]
     having = [u.text for u in top if u.kind not in ("phrase", "audience", "use")]
+    having = [w for w in having if not any(w != o and w.lower() in o.lower() for o in having)]  # not "natural and natural rubber"
     purpose = [("for " if u.key.startswith("audience:ages") else "") + describe(u.key) for u in top if u.kind in ("audience", "use")]
     saying = [f"'{u.text}'" for u in top if u.kind == "phrase"]
     line = leaf

@@ -342,3 +342,15 @@ def test_cli_niches_refuses_an_unknown_export_format(demo_index, tmp_path):
 
     result = CliRunner().invoke(app, ["niches", "--index", str(demo_index.path), "--export", str(tmp_path / "x.xlsx")])
     assert result.exit_code != 0 and isinstance(result.exception, QueryError)
+
+
+def test_positioning_does_not_repeat_a_usp_inside_a_longer_one():
+    from diffscan.differentiation import Point
+    from diffscan.niches import positioning
+
+    usps = [Point("natural", "material:natural", "material", 0.0, 0),
+            Point("natural rubber", "material:natural rubber", "material", 0.0, 0)]
+    line = positioning("yoga mat", "Sports > Yoga Mats", usps, 3, 2, "median 50 reviews per listing",
+                       {"label": "yoga mat, extra thick", "size": 70})
+    assert "natural rubber" in line
+    assert "natural and natural rubber" not in line
