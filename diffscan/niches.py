@@ -24,9 +24,13 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from diffscan import clusters as cl
 from diffscan.attributes import describe
+from diffscan.catalog import parse_count
 from diffscan.differentiation import Point, count_keys, display, listing_attributes, listing_stated, pick_usps
 from diffscan.index import Index
+from diffscan.errors import QueryError
+from diffscan.landscape import analyze_landscape, distinct_offers
 
 SCHEMA = "diffscan.niches/1"
 OPPORTUNITY_FORMULA = (
@@ -170,8 +174,6 @@ def _sales(df: pd.DataFrame) -> np.ndarray | None:
     names = [k for k in first if SALES_COLUMN.search(k)]
     if not names:
         return None
-    from diffscan.catalog import parse_count
-
     values = [parse_count(json.loads(e or "{}").get(names[0])) for e in df["extra"]]
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
@@ -206,8 +208,6 @@ def _local_candidates(index: Index, landscape, categories: np.ndarray, demand: n
     matrix per category (categories above DENSE_LIMIT listings are skipped: their pockets would need
     an approximate search, and their clusters still count as candidates).
     """
-    from diffscan import clusters as cl
-
     a = landscape.assignments
     cluster_of = a["cluster_id"].astype(str).to_numpy()
     singles = _singleton_ids(landscape)
@@ -359,7 +359,7 @@ def _context(index: Index, landscape) -> _Context:
     sizes = Counter(categories.tolist())
     groups = a["near_duplicate_group"].to_numpy()
     singles = _singleton_ids(landscape)
-    distinct = [_distinct(groups[rows]) for cid, rows in a.groupby("cluster_id", sort=False).indices.items()
+    distinct = [distinct_offers(groups[rows]) for cid, rows in a.groupby("cluster_id", sort=False).indices.items()
                 if str(cid) not in singles]
     ref = max(10.0, float(np.percentile(distinct, 90))) if distinct else 10.0
     centroids = _centroids(index, landscape)
@@ -367,12 +367,6 @@ def _context(index: Index, landscape) -> _Context:
     codes = np.array([position[str(x)] for x in a["cluster_id"]], dtype=np.int64)
     return _Context(index, landscape, catalog_demand(index), groups, categories, prices, category_prices, dict(sizes),
                     np.sort(np.array([sizes[c] for c in categories], dtype=float)), ref, centroids, codes)
-
-
-def _distinct(groups: np.ndarray) -> int:
-    """Distinct offers: near-duplicate groups, where a negative group id means 'no look-alike'."""
-    groups = np.asarray(groups)
-    return int(len(np.unique(groups[groups >= 0])) + (groups < 0).sum())
 
 
 @dataclass
@@ -409,7 +403,7 @@ def _score(c: _Candidate, ctx: _Context, sims: np.ndarray | None = None) -> _Sco
     else:
         source, figure = "market size", float(ctx.category_sizes.get(c.category, len(c.rows)))
         demand = _percentile(ctx.sorted_category_sizes, figure)
-    distinct = _distinct(ctx.groups[c.rows])
+    distinct = distinct_offers(ctx.groups[c.rows])
     competition = min(1.0, math.log1p(distinct) / math.log1p(ctx.competition_ref))
     homogenization = 1 - distinct / len(c.rows)
     neighbour = _neighbour(c, ctx, sims)
@@ -526,14 +520,12 @@ def _keywords(c: _Candidate, ctx: _Context) -> list[str]:
     The landscape's own `ctfidf_keywords` with two classes (the niche, the rest of its category), so
     niches are named the way clusters are.
     """
-    from diffscan.clusters import ctfidf_keywords
-
     cat_rows = np.flatnonzero(ctx.categories == c.category)
     labels = np.isin(cat_rows, c.rows).astype(np.int64)
     df = ctx.index.listings
     titles = df["title"].to_numpy()[cat_rows].tolist()
     brands = df["brand"].fillna("").to_numpy()[cat_rows].tolist()
-    return [display(k) for k in ctfidf_keywords(titles, brands, labels, 2)[1]]
+    return [display(k) for k in cl.ctfidf_keywords(titles, brands, labels, 2)[1]]
 
 
 def _name(c: _Candidate, keywords: list[str], cluster_label: str | None) -> str:
@@ -683,12 +675,8 @@ def find_niches(
     unit of their demand source) is lower.
     """
     if top < 1:
-        from diffscan.errors import QueryError
-
         raise QueryError("--top must be at least 1.")
     if landscape is None:
-        from diffscan.landscape import analyze_landscape
-
         landscape = analyze_landscape(index, progress=progress)
     _step(progress, "niches", 0)
     ctx = _context(index, landscape)
