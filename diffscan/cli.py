@@ -215,21 +215,18 @@ def competitors(
     _emit(text_out, out)
 
 
-_NICHES_HELP = """Where is there room to stand out? Niches with demand and few distinct offers, ranked.
+def _niches_help() -> str:
+    """The `niches` help, with the opportunity formula (the same text as the JSON export and docs/niches.md)."""
+    from diffscan.niches import OPPORTUNITY_FORMULA
 
-Candidates are the landscape's clusters, sub-clusters, pockets (a listing with demand and its few
-look-alikes) and attribute combinations (material, audience, use, feature) inside a category. Demand comes from review counts, else a sales column, else ratings, else the size of
-the niche's category (market size); each niche says which it used.
-
-opportunity = 100 x demand x (0.60 x (1 - competition) + 0.20 x (1 - homogenization) + 0.20 x price_room)
-
-demand: mean log(1 + reviews or sales) per listing, pulled toward the catalog median with the weight
-of two listings, over log(1 + the catalog's 99th percentile), capped at 1 (ratings: the percentile of
-that mean rating). competition: log(1 + distinct offers) / log(1 + the 90th-percentile distinct offers
-of a cluster), capped at 1. homogenization: 1 - distinct offers / listings. price_room: share of the
-crowded neighbour cluster's listings priced below the niche's median price (0.5 without prices).
-See docs/niches.md.
-"""
+    return (
+        "Where is there room to stand out? Niches with demand and few distinct offers, ranked.\n\n"
+        "Candidates are the landscape's clusters, sub-clusters, pockets (a listing with demand and its few "
+        "look-alikes) and attribute combinations (material, audience, use, feature) inside a category. Demand "
+        "comes from review counts, else a sales column, else ratings, else the size of the niche's category "
+        "(market size); each niche says which it used. See docs/niches.md.\n\n"
+        + OPPORTUNITY_FORMULA
+    )
 
 
 def _run_with_progress(work):
@@ -265,7 +262,7 @@ def _niches_table(niches) -> Table:
     return table
 
 
-@app.command(help=_NICHES_HELP)
+@app.command(help=_niches_help())
 def niches(
     index: Optional[Path] = IndexOpt,
     top: int = typer.Option(20, "--top", "-n", min=1, max=500, help="How many niches to list."),
