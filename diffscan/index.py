@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,16 +23,15 @@ import scipy.sparse as sp
 
 from diffscan import __version__
 from diffscan.errors import DiffscanError, IndexFormatError, ModelError
-from diffscan.lexical import lexical_candidates, lexical_query, load_csr, log_tf, row_dots, save_csr, term_counts
+from diffscan.lexical import lexical_candidates, lexical_query, load_csr, log_tf, row_dots, term_counts
 from diffscan.text import listing_text
-from diffscan.writer import CORE_FILES, MANIFEST, POSTINGS_FILE, IndexWriter, sha256, swap_into_place
+from diffscan.writer import CORE_FILES, MANIFEST, POSTINGS_FILE, IndexWriter, sha256
 
 SCHEMA_VERSION = 1
 FILES = CORE_FILES
 DEFAULT_INDEX_DIR = Path(".diffscan") / "index"
 
 StageProgress = Callable[[str, int, int], None]
-_sha256 = sha256  # kept for callers of the old private name
 
 
 @dataclass
@@ -306,38 +304,6 @@ def build_index(
     if reuse is not None:
         stats.update(reuse.counts.as_dict())
     return index, report, stats
-
-
-def write_index(
-    out: str | os.PathLike,
-    manifest: dict,
-    listings: pd.DataFrame,
-    vectors: np.ndarray,
-    lexical: sp.csr_matrix,
-    idf: np.ndarray,
-) -> Index:
-    """Write an exact (small) index from in-memory arrays into a temporary folder, then swap it into place.
-
-    A crash at any point leaves the previous index intact. Builds use `IndexWriter`, which streams.
-    """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
-        listings.reset_index(drop=True).to_parquet(tmp / "listings.parquet", index=False)
-        np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
-        save_csr(tmp / "lexical.npz", lexical.tocsr())
-        np.save(tmp / "idf.npy", idf.astype(np.float32))
-        manifest = dict(manifest)
-        manifest["files"] = {name: {"sha256": sha256(tmp / name), "bytes": (tmp / name).stat().st_size} for name in FILES}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-        swap_into_place(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return load_index(out, verify=False)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -216,12 +216,6 @@ def index_dtype_for(nnz: int, shape: tuple[int, int]):
     return np.int32 if nnz < 2**31 and max(shape) < 2**31 else np.int64
 
 
-def save_csr(path: str | os.PathLike, m: sp.csr_matrix) -> None:
-    """Save an in-memory CSR matrix in the same format (uncompressed .npz, int32 indices when they fit)."""
-    m = m.tocsr()
-    CsrNpzWriter(path).write(m.shape, m.nnz, m.indptr, [m.data], [m.indices], index_dtype_for(m.nnz, m.shape))
-
-
 def _member_array(f, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
     """Memory-map one stored (uncompressed) .npy member of a zip file."""
     f.seek(info.header_offset)
