@@ -77,11 +77,7 @@ class Index:
 
     def texts(self) -> list[str]:
         """The text of each listing as it was embedded."""
-        chars = self.manifest.get("text", {}).get("description_chars", 300)
-        return [
-            listing_text(t, b, d, chars)
-            for t, b, d in zip(self.listings["title"], self.listings["brand"], self.listings["description"])
-        ]
+        return listing_texts(self.listings, self.manifest.get("text", {}).get("description_chars", 300))
 
     def query_lexical(self, text: str) -> sp.csr_matrix:
         """A query text in this index's lexical space."""

@@ -40,7 +40,6 @@ class Reuse:
     counts: UpdateCounts = field(default_factory=UpdateCounts)
 
     def __post_init__(self) -> None:
-        self._row_of = {lid: i for i, lid in enumerate(self.previous.listings["listing_id"].tolist())}
         self._keys = [text_key(t) for t in self.previous.texts()]
         self._seen = np.zeros(len(self.previous), dtype=bool)
 
@@ -48,7 +47,7 @@ class Reuse:
         """Previous row of each listing whose id and text are unchanged, else -1; counts the rest."""
         rows = np.full(len(ids), -1, dtype=np.int64)
         for i, (lid, text) in enumerate(zip(ids, texts)):
-            row = self._row_of.get(lid)
+            row = self.previous.row_of(lid)
             if row is None:
                 self.counts.added += 1
                 continue
