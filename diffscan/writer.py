@@ -63,12 +63,17 @@ def _npy_header(shape: tuple[int, ...], dtype=np.float32) -> bytes:
     return buffer.getvalue()
 
 
+def _refuse_foreign(out: Path) -> None:
+    """An existing folder that holds files but no manifest is someone else's: never replace it."""
+    if not (out / MANIFEST).exists() and any(out.iterdir()):
+        raise IndexFormatError(f"'{out}' exists and is not a diffscan index: choose another --out folder.")
+
+
 def swap_into_place(tmp: Path, out: Path) -> None:
     """Rename a finished temporary folder to `out`, keeping the old index until the rename succeeded."""
     old = out.parent / f".{out.name}.old-{os.getpid()}"
     if out.exists():
-        if not (out / MANIFEST).exists() and any(out.iterdir()):
-            raise IndexFormatError(f"'{out}' exists and is not a diffscan index: choose another --out folder.")
+        _refuse_foreign(out)
         os.replace(out, old)
     os.replace(tmp, out)
     shutil.rmtree(old, ignore_errors=True)
@@ -84,8 +89,8 @@ class IndexWriter:
     def __init__(self, out: str | os.PathLike, *, dimension: int, ann: bool | None = None,
                  ann_params: AnnParams = AnnParams(), threshold: int | None = None) -> None:
         self.out = Path(out)
-        if self.out.is_dir() and not (self.out / MANIFEST).exists() and any(self.out.iterdir()):
-            raise IndexFormatError(f"'{self.out}' exists and is not a diffscan index: choose another --out folder.")
+        if self.out.is_dir():
+            _refuse_foreign(self.out)
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}"
         self.spill = self.out.parent / f".{self.out.name}.spill-{os.getpid()}"
