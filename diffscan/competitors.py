@@ -10,7 +10,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from diffscan.errors import QueryError
-from diffscan.index import Index
+from diffscan.index import Index, top_rows
 from diffscan.lexical import row_dots
 from diffscan.text import listing_text, maximal, model_codes, phrases
 
@@ -114,15 +114,6 @@ class CompetitorResult:
     competitors: list[Competitor]
 
 
-def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the n largest finite scores, unordered."""
-    n = min(n, len(scores))
-    if n <= 0:
-        return np.empty(0, dtype=int)
-    idx = np.argpartition(-scores, n - 1)[:n]
-    return idx[np.isfinite(scores[idx])]
-
-
 def _candidates(
     index: Index, text: str, qvec: np.ndarray, blocked: np.ndarray, pool: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -139,7 +130,7 @@ def _candidates(
         lexical = np.asarray((qlex @ index.lexical_t).todense(), dtype=np.float32).ravel()
         semantic_c = np.where(blocked, -np.inf, semantic)
         lexical_c = np.where(blocked, -np.inf, lexical)
-        cand = np.union1d(_top(semantic_c, pool), _top(lexical_c, pool))
+        cand = np.union1d(top_rows(semantic_c, pool), top_rows(lexical_c, pool))
         return cand, semantic[cand], lexical[cand]
     cand = np.union1d(index.semantic_candidates(qvec, pool, blocked), index.lexical_candidates(qlex, pool, blocked))
     semantic = np.asarray(index.vectors[cand] @ qvec, dtype=np.float32)

@@ -95,11 +95,12 @@ class Index:
             if blocked is not None:
                 found = found[~blocked[found]]
             if len(found) >= min(pool, len(self) - (0 if blocked is None else int(blocked.sum()))):
-                return _top_rows(found, np.asarray(self.vectors[np.sort(found)] @ vector), pool, presorted=True)
+                rows = np.sort(found)  # memory-mapped vectors read in row order
+                return top_rows(np.asarray(self.vectors[rows] @ vector), pool, rows)
         scores = np.asarray(self.vectors @ vector, dtype=np.float32)
         if blocked is not None:
             scores[blocked] = -np.inf
-        return _top_rows(np.arange(len(scores)), scores, pool)
+        return top_rows(scores, pool)
 
     def lexical_candidates(self, query: sp.csr_matrix, pool: int, blocked: np.ndarray | None = None) -> np.ndarray:
         """About the `pool` rows with the highest lexical cosine to `query`, never a blocked row.
@@ -111,12 +112,12 @@ class Index:
             scores = np.asarray((query @ self.lexical_t).todense(), dtype=np.float32).ravel()
             if blocked is not None:
                 scores[blocked] = -np.inf
-            return _top_rows(np.arange(len(scores)), scores, pool)
+            return top_rows(scores, pool)
         found = np.sort(lexical_candidates(query, self.postings, 2 * pool, blocked))
         if not len(found):
             return found
         exact = row_dots(self.lexical, found, query)
-        return _top_rows(found, exact, pool, presorted=True)
+        return top_rows(exact, pool, found)
 
     def encoder(self, model: str | None = None):
         """The model the index was built with; a different `model` is refused (vectors would not compare)."""
@@ -133,16 +134,14 @@ class Index:
         return encoder
 
 
-def _top_rows(rows: np.ndarray, scores: np.ndarray, n: int, presorted: bool = False) -> np.ndarray:
-    """The rows with the n largest finite scores (unordered); `presorted` scores align with sorted rows."""
-    if presorted:
-        rows = np.sort(rows)
+def top_rows(scores: np.ndarray, n: int, rows: np.ndarray | None = None) -> np.ndarray:
+    """The rows (default: positions) of the n largest finite scores, unordered; `rows` align with `scores`."""
     n = min(n, len(scores))
     if n <= 0:
         return np.empty(0, dtype=np.int64)
     idx = np.argpartition(-scores, n - 1)[:n]
     idx = idx[np.isfinite(scores[idx])]
-    return rows[idx]
+    return idx if rows is None else rows[idx]
 
 
 # ---------------------------------------------------------------------------------------------
