@@ -204,15 +204,15 @@ def combined_similarity(vectors: np.ndarray, lexical: sp.csr_matrix, semantic: n
     return SEMANTIC_WEIGHT * semantic + (1 - SEMANTIC_WEIGHT) * lex
 
 
-def _agglomerate(similarity: np.ndarray) -> np.ndarray:
-    """Average-linkage clusters of a similarity matrix cut at CLUSTER_DISTANCE."""
+def agglomerate(similarity: np.ndarray, distance_threshold: float = CLUSTER_DISTANCE) -> np.ndarray:
+    """Average-linkage clusters of a similarity matrix, cut at `distance_threshold` (1 - mean similarity)."""
     if len(similarity) < 2:
         return np.zeros(len(similarity), dtype=np.int64)
     distance = np.clip(1.0 - similarity.astype(np.float64), 0.0, None)
     np.fill_diagonal(distance, 0.0)
     distance = (distance + distance.T) / 2
     model = AgglomerativeClustering(
-        n_clusters=None, metric="precomputed", linkage="average", distance_threshold=CLUSTER_DISTANCE
+        n_clusters=None, metric="precomputed", linkage="average", distance_threshold=distance_threshold
     )
     return model.fit_predict(distance).astype(np.int64)
 
@@ -251,7 +251,7 @@ def cluster_offers(vectors: np.ndarray, lexical: sp.csr_matrix, semantic: np.nda
     """
     n = len(vectors)
     if n <= EXACT_LIMIT:
-        return _agglomerate(combined_similarity(vectors, lexical, semantic))
+        return agglomerate(combined_similarity(vectors, lexical, semantic))
     m = min(MAX_MICRO_CLUSTERS, max(2, n // MICRO_CLUSTER_SIZE))
     # Micro-clusters only need to be tight, not well placed: random init and few iterations are enough.
     micro = _kmeans(reduce(vectors), m, init="random", max_iter=10)
@@ -260,7 +260,7 @@ def cluster_offers(vectors: np.ndarray, lexical: sp.csr_matrix, semantic: np.nda
     sem = mean_rows(micro, np.asarray(vectors, dtype=np.float32), m)
     lex = mean_rows(micro, lexical, m)
     similarity = SEMANTIC_WEIGHT * (sem @ sem.T) + (1 - SEMANTIC_WEIGHT) * (lex @ lex.T).toarray()
-    return _agglomerate(similarity)[micro]
+    return agglomerate(similarity)[micro]
 
 
 def coarse_groups(vectors: np.ndarray) -> np.ndarray:

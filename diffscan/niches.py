@@ -219,9 +219,7 @@ def _local_candidates(index: Index, landscape, categories: np.ndarray, demand: n
         rows = np.asarray(rows)
         if not MIN_SIZE <= len(rows) <= DENSE_LIMIT:
             continue
-        lexical = index.lexical[rows]
-        sims = cl.SEMANTIC_WEIGHT * (vectors[rows] @ vectors[rows].T)
-        sims += (1 - cl.SEMANTIC_WEIGHT) * (lexical @ lexical.T).toarray()
+        sims = cl.combined_similarity(vectors[rows], index.lexical[rows])
         out += _pockets(str(category), rows, sims, 1.0 - cl.CLUSTER_DISTANCE, demand, ids, seen)
         for cid, local in pd.Series(np.arange(len(rows))).groupby(cluster_of[rows], sort=False).indices.items():
             if cid not in singles and SUB_CLUSTER_MIN_PARENT <= len(local):
@@ -236,12 +234,7 @@ def _sub_clusters(category: str, cluster_id: str, rows: np.ndarray, sims: np.nda
     it >= 1 - SUB_CLUSTER_DISTANCE. Groups of MIN_SIZE+ listings and at most half the cluster are kept:
     a narrower offer inside a broad one.
     """
-    from sklearn.cluster import AgglomerativeClustering
-
-    distance = np.clip(1.0 - sims.astype(np.float64), 0.0, None)
-    np.fill_diagonal(distance, 0.0)
-    labels = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
-                                     distance_threshold=SUB_CLUSTER_DISTANCE).fit_predict((distance + distance.T) / 2)
+    labels = cl.agglomerate(sims, SUB_CLUSTER_DISTANCE)
     return [_Candidate(f"sub-cluster:{cluster_id}/{label}", "sub-cluster", category, rows[labels == label], cluster_id=cluster_id)
             for label, size in enumerate(np.bincount(labels)) if MIN_SIZE <= size <= len(rows) / NEIGHBOUR_RATIO]
 
