@@ -262,12 +262,7 @@ def _pockets(category: str, rows: np.ndarray, sims: np.ndarray, threshold: float
 def _singleton_ids(landscape) -> set[str]:
     """Ids of the pseudo-clusters that gather a category's singletons: listings like no other, not a group."""
     clusters = landscape.clusters
-    if "is_singletons" in clusters.columns:
-        return set(clusters.loc[clusters["is_singletons"].astype(bool), "cluster_id"].astype(str))
-    a = landscape.assignments
-    if "is_singleton" in a.columns:
-        return set(a.loc[a["is_singleton"].astype(bool), "cluster_id"].astype(str))
-    return set()
+    return set(clusters.loc[clusters["is_singletons"].astype(bool), "cluster_id"].astype(str))
 
 
 def _attribute_candidates(index: Index, categories: np.ndarray) -> list[_Candidate]:

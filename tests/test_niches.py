@@ -70,7 +70,7 @@ def hand_landscape(index, rows: list[dict]) -> SimpleNamespace:
     clusters = pd.DataFrame({
         "cluster_id": list(g.groups), "category": g["category"].first().tolist(), "size": g.size().tolist(),
         "label": [f"{c} cluster" for c in g.groups], "keywords": [[c, "kw"] for c in g.groups],
-        "representative_id": g["listing_id"].first().tolist(), "representative_title": "",
+        "representative_id": g["listing_id"].first().tolist(), "representative_title": "", "is_singletons": False,
     })
     return SimpleNamespace(level=2, assignments=a, clusters=clusters, categories=pd.DataFrame())
 
