@@ -210,7 +210,7 @@ def competitors(
 
     frame = pd.DataFrame(rows)
     text_out = {"table": lambda: export.to_csv(frame), "csv": lambda: export.to_csv(frame),
-                "json": lambda: export.to_json({"query": result.query_text, "query_id": result.query_id, "competitors": rows}),
+                "json": lambda: export.to_json(result.to_dict()),
                 "jsonl": lambda: export.to_jsonl(rows)}[fmt]()
     _emit(text_out, out)
 

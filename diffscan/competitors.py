@@ -113,6 +113,10 @@ class CompetitorResult:
     query_id: str | None
     competitors: list[Competitor]
 
+    def to_dict(self) -> dict:
+        """The JSON document of `diffscan competitors --format json` and the app's download."""
+        return {"query": self.query_text, "query_id": self.query_id, "competitors": [c.to_dict() for c in self.competitors]}
+
 
 def _candidates(
     index: Index, text: str, qvec: np.ndarray, blocked: np.ndarray, pool: int

@@ -85,12 +85,11 @@ def competitor_frame(result: CompetitorResult) -> pd.DataFrame:
 
 def competitor_downloads(result: CompetitorResult) -> list[Download]:
     """CSV (spreadsheet-safe) and JSON of the competitors, the same content as `diffscan competitors`."""
-    rows = [c.to_dict() for c in result.competitors]
-    frame = pd.DataFrame(rows, columns=list(rows[0]) if rows else None)
-    payload = {"query": result.query_text, "query_id": result.query_id, "competitors": rows}
+    document = result.to_dict()
+    frame = pd.DataFrame(document["competitors"])
     return [
         Download("CSV", export.to_csv(frame).encode("utf-8"), "competitors.csv", "text/csv"),
-        Download("JSON", export.to_json(payload).encode("utf-8"), "competitors.json", "application/json"),
+        Download("JSON", export.to_json(document).encode("utf-8"), "competitors.json", "application/json"),
     ]
 
 
