@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -156,7 +157,7 @@ def cli_seconds(index_dir) -> float:
     """Wall time of `diffscan niches --index DIR --top 20` in a fresh process (model loading included)."""
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "diffscan.cli", "niches", "--index", str(index_dir), "--top", "20"],
-                   check=True, capture_output=True, env={**__import__("os").environ, "CI": "1"})
+                   check=True, capture_output=True, env={**os.environ, "CI": "1"})
     return time.perf_counter() - start
 
 
