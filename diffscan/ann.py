@@ -112,15 +112,6 @@ class AnnBuilder:
         self._index.save(str(path))
 
 
-def build_ann(vectors: np.ndarray, path: str | os.PathLike, params: AnnParams = AnnParams(),
-              chunk: int = 65_536) -> None:
-    """Build and save a graph over all rows of `vectors` (a memory-mapped array is read chunk by chunk)."""
-    builder = AnnBuilder(vectors.shape[1], params)
-    for start in range(0, len(vectors), chunk):
-        builder.add(start, vectors[start : start + chunk])
-    builder.save(path)
-
-
 class AnnIndex:
     """A saved graph, memory-mapped (view) so opening a large index costs no RAM up front."""
 
