@@ -135,10 +135,6 @@ class IndexWriter:
             except Exception:  # noqa: BLE001 - an error here is already being reported
                 pass
 
-    @property
-    def uses_ann(self) -> bool:
-        return self._ann is not None
-
     def add(self, listings: pd.DataFrame, vectors: np.ndarray, tf: sp.csr_matrix) -> None:
         """Append a chunk: canonical listings, their L2-normalized vectors and their log1p(tf) rows."""
         if not (len(listings) == len(vectors) == tf.shape[0]):
