@@ -12,6 +12,13 @@ niche finder's top 10. A niche "is" the planted one when the Jaccard overlap of 
 Trials are also reported for the subset where all 3 kept listings have demand at or above the catalog's
 90th percentile (a planted niche with strong demand); the population itself is not filtered by demand.
 
+Reachable: a plant is reachable when fewer than 10 candidate niches, disjoint from each other and from
+it, have at least its demand with no more distinct offers (`niches.dominating_niches`, taking the best of
+the 3 kept listings and each pair of them, the smallest sets that count as a hit). Any opportunity score
+that rises with demand and falls with the number of offers ranks a plant below all of those niches, so
+an unreachable plant is out of the top 10 whatever the weights: the count says whether a miss is the
+finder's fault or the plant is not a niche by the definition (demand present, few offers).
+
 Also: for the top 20 niches of the full catalog, the median demand per listing against the catalog
 median, and the wall time of `diffscan niches` on BigBasket (target <= 20 s after the index exists).
 """
@@ -25,6 +32,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -123,6 +131,11 @@ def planted_rank(niches, kept: list[str]) -> tuple[int | None, float]:
     return None, best
 
 
+def hit_sets(kept_rows: list[int]) -> list[np.ndarray]:
+    """The smallest row sets that count as finding the plant (Jaccard >= 0.5): the kept rows, and each pair of them (2/3)."""
+    return [np.array(kept_rows)] + [np.array(p) for p in combinations(kept_rows, 2)]
+
+
 def top_demand(index: Index, niches, spec: Catalog) -> tuple[float, float]:
     """(median demand per listing over the listings of the niches, catalog median)."""
     demand = _demand(index.listings, spec.demand)
@@ -164,7 +177,7 @@ def cli_seconds(index_dir) -> float:
 def run_catalog(data, key: str, trials: int, seed: int) -> dict:
     """All checks on one catalog; returns the figures for the summary."""
     from diffscan.landscape import analyze_landscape
-    from diffscan.niches import find_niches
+    from diffscan.niches import dominating_niches, find_niches
 
     spec = CATALOGS[key]
     index = full_index(data, key, spec)
@@ -181,31 +194,36 @@ def run_catalog(data, key: str, trials: int, seed: int) -> dict:
     chosen = [eligible[i] for i in rng.choice(len(eligible), size=min(trials, len(eligible)), replace=False)]
     known = _demand(index.listings, spec.demand)
     strong_bar = float(np.nanpercentile(known, STRONG_PERCENTILE))
-    rows, hits, strong, strong_hits, kept_ids, category_hits = [], 0, 0, 0, [], 0
+    rows, hits, strong, strong_hits, kept_ids, category_hits, reachable, reachable_hits = [], 0, 0, 0, [], 0, 0, 0
     for trial, cluster_id in enumerate(chosen, start=1):
         label = _label(landscape, cluster_id)
         size = int((landscape.assignments["cluster_id"].astype(str) == cluster_id).sum())
         small, kept = plant(data, key, spec, index, landscape, cluster_id, trial)
-        found = find_niches(small, top=100)
+        small_landscape = analyze_landscape(small)
+        found = find_niches(small, small_landscape, top=100)
         rank, jaccard = planted_rank(found, kept)
         kept_ids.append(kept)
         category = _category(landscape, cluster_id)
-        in_category, _ = planted_rank(find_niches(small, top=TOP, category=category), kept)
+        in_category, _ = planted_rank(find_niches(small, small_landscape, top=TOP, category=category), kept)
+        dominated = min(dominating_niches(small, small_landscape, hit_sets([small.row_of(i) for i in kept])))
+        reachable += dominated < TOP
         hit = rank is not None and rank <= TOP
         hits += hit
+        reachable_hits += hit and dominated < TOP
         kept_demand = _demand(small.listings, spec.demand)[[small.row_of(i) for i in kept]]
         is_strong = bool(np.nanmin(kept_demand) >= strong_bar)
         strong += is_strong
         strong_hits += hit and is_strong
         rows.append([spec.name, trial, label[:40], size, ", ".join(f"{v:g}" for v in kept_demand),
                      "yes" if is_strong else "no", rank if rank is not None else ">100", f"{jaccard:.2f}",
-                     "yes" if hit else "no", in_category if in_category is not None else f">{TOP}"])
+                     "yes" if hit else "no", in_category if in_category is not None else f">{TOP}", dominated])
         category_hits += in_category is not None
         print(f"  {spec.name} trial {trial}: cluster {cluster_id!r} ({size} listings) -> rank {rank}", flush=True)
     return {"catalog": spec.name, "demand": "reviews" if spec.demand == "review_count" else "ratings",
             "listings": len(index), "clusters": int(landscape.clusters.shape[0]), "eligible": len(eligible),
             "trials": len(chosen), "hits": hits, "rows": rows, "strong_bar": strong_bar, "strong": strong,
-            "strong_hits": strong_hits, "category_hits": category_hits, "latency": latency, "top20_median": inside, "catalog_median": overall,
+            "strong_hits": strong_hits, "category_hits": category_hits, "reachable": reachable,
+            "reachable_hits": reachable_hits, "latency": latency, "top20_median": inside, "catalog_median": overall,
             "landscape_s": landscape_s, "niches_s": niches_s, "chosen": chosen, "kept": kept_ids,
             "index_dir": str(WORK / key / "full")}
 
@@ -237,18 +255,20 @@ def main(argv: list[str] | None = None) -> None:
     results = [run_catalog(data, key, args.trials, args.seed) for key in keys]
     table("Planted niches: each trial", ["catalog", "trial", "cluster (label)", "listings", f"demand of the {KEEP} kept",
                                          f"all kept >= p{STRONG_PERCENTILE}", "rank found", "best Jaccard", f"in top {TOP}",
-                                         f"rank in its category's top {TOP}"],
+                                         f"rank in its category's top {TOP}", "disjoint niches with more demand, no more offers"],
           [row for r in results for row in r["rows"]])
     summary = []
     for r in results:
         cli = cli_seconds(r["index_dir"]) if (not args.no_cli and r["catalog"] == "BigBasket") else None
         r["cli_s"] = cli
-        summary.append([r["catalog"], r["demand"], r["listings"], r["clusters"], r["eligible"], f"{r['hits']}/{r['trials']}", f"{r['category_hits']}/{r['trials']}",
+        summary.append([r["catalog"], r["demand"], r["listings"], r["clusters"], r["eligible"], f"{r['hits']}/{r['trials']}",
+                        f"{r['reachable']}/{r['trials']}", f"{r['reachable_hits']}/{r['reachable']}", f"{r['category_hits']}/{r['trials']}",
                         f"{r['strong_hits']}/{r['strong']} (p{STRONG_PERCENTILE} = {r['strong_bar']:g})",
                         f"{r['top20_median']:g}", f"{r['catalog_median']:g}", f"{r['landscape_s']:.1f}",
                         f"{r['niches_s']:.1f}", "" if cli is None else f"{cli:.1f}"])
     table("Niche finder on real catalogs", ["catalog", "demand", "listings", "clusters", "eligible clusters",
-                                            f"planted in top {TOP}", f"planted in its category's top {TOP}", f"of which all {KEEP} kept >= catalog p{STRONG_PERCENTILE}",
+                                            f"planted in top {TOP}", f"reachable (< {TOP} dominating niches)", "found of the reachable",
+                                            f"planted in its category's top {TOP}", f"of which all {KEEP} kept >= catalog p{STRONG_PERCENTILE}",
                                             "top-20 niches: median demand per listing",
                                             "catalog median", "landscape s", "find_niches s", "`diffscan niches` s"],
           summary)

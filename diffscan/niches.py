@@ -41,7 +41,8 @@ OPPORTUNITY_FORMULA = (
     "competition = log(1 + distinct offers) / log(1 + the 90th-percentile distinct offers of a cluster), capped at 1; "
     "homogenization = 1 - distinct offers / listings; "
     "price_room = share of the crowded neighbour cluster's listings priced below the niche's median price "
-    "(its category when the neighbour has no prices; 0.5 without prices)."
+    "(its category when the neighbour has no prices; 0.5 without prices), pulled toward 0.5 with the weight of two "
+    "listings."
 )
 ROOM_WEIGHTS = {"competition": 0.60, "homogenization": 0.20, "price_room": 0.20}
 PRIOR_LISTINGS = 2  # demand of a small niche is pulled toward the catalog median with this many listings' weight
@@ -408,6 +409,7 @@ def _price_room(c: _Candidate, ctx: _Context, neighbour: int | None) -> float:
 
     Shoppers already paying more in the niche than in the look-alike crowd next to it is room to price;
     the niche's category stands in when the neighbour has fewer than 2 prices, and 0.5 when nothing does.
+    A niche of n priced listings gets (n x share + 2 x 0.5) / (n + 2).
     """
     prices = ctx.prices[c.rows]
     prices = prices[np.isfinite(prices)]
@@ -419,7 +421,12 @@ def _price_room(c: _Candidate, ctx: _Context, neighbour: int | None) -> float:
         pool = np.sort(pool[np.isfinite(pool)])
     if len(pool) < 2:
         pool = ctx.category_prices.get(c.category, np.empty(0))
-    return _percentile(pool, float(np.median(prices))) if len(pool) >= 2 else 0.5
+    if len(pool) < 2:
+        return 0.5
+    # The median of a few prices is a weak estimate: pulled toward neutral (0.5) with the weight of
+    # PRIOR_LISTINGS listings, as demand is pulled toward the catalog median.
+    room = _percentile(pool, float(np.median(prices)))
+    return (len(prices) * room + PRIOR_LISTINGS * 0.5) / (len(prices) + PRIOR_LISTINGS)
 
 
 def _select(scored: list[_Scored], top: int) -> list[_Scored]:
@@ -667,13 +674,8 @@ def find_niches(
     if landscape is None:
         landscape = analyze_landscape(index, progress=progress)
     _step(progress, "niches", 0)
-    ctx = _context(index, landscape)
-    candidates = (_cluster_candidates(landscape)
-                  + _local_candidates(index, landscape, ctx.categories, np.nan_to_num(ctx.demand.values, nan=0.0))
-                  + _not_a_cluster_again(_attribute_candidates(index, ctx.categories), landscape))
-    candidates = [c for c in candidates if _category_matches(c.category, category)]
+    ctx, scored = _candidates_scored(index, landscape, category)
     _step(progress, "niches", 1)
-    scored = _score_all(candidates, ctx)
     if min_demand is not None:
         scored = [s for s in scored if math.isfinite(s.demand) and s.demand >= min_demand]
     chosen = _select(scored, top)
@@ -682,6 +684,44 @@ def find_niches(
     niches = [_describe(s, rank, ctx, labels) for rank, s in enumerate(chosen, start=1)]
     _step(progress, "niches", 3)
     return niches
+
+
+def _candidates_scored(index: Index, landscape, category: str | None = None,
+                       given: list[np.ndarray] = ()) -> tuple[_Context, list[_Scored]]:
+    """Every candidate niche of the catalog (of `category`) scored, then the `given` row sets, scored the same way."""
+    ctx = _context(index, landscape)
+    candidates = (_cluster_candidates(landscape)
+                  + _local_candidates(index, landscape, ctx.categories, np.nan_to_num(ctx.demand.values, nan=0.0))
+                  + _not_a_cluster_again(_attribute_candidates(index, ctx.categories), landscape))
+    candidates = [c for c in candidates if _category_matches(c.category, category)]
+    candidates += [_Candidate(f"given:{i}", "given", str(ctx.categories[rows[0]]), np.sort(np.asarray(rows)))
+                   for i, rows in enumerate(given)]
+    return ctx, _score_all(candidates, ctx)
+
+
+def dominating_niches(index: Index, landscape, row_sets: list[np.ndarray]) -> list[int]:
+    """For each set of rows, how many candidate niches, disjoint from each other and from it, have at least
+    its demand with no more distinct offers, and are better on one of the two (a validation aid for
+    bench.niches; a greedy count, so a lower bound).
+
+    Any opportunity score that rises with demand and falls with the number of offers ranks the rows below
+    all of them: with 10 or more, the rows are not among the 10 best candidates, whatever the weights.
+    """
+    _, scored = _candidates_scored(index, landscape, given=list(row_sets))
+    natural, targets = scored[: len(scored) - len(row_sets)], scored[len(scored) - len(row_sets):]
+    counts = []
+    for target in targets:
+        want = set(target.candidate.rows.tolist())
+        d, n = target.components["demand"], target.distinct
+        better = [set(s.candidate.rows.tolist()) for s in natural
+                  if (s.components["demand"] > d and s.distinct <= n) or (s.components["demand"] >= d and s.distinct < n)]
+        taken, count = set(want), 0
+        for members in sorted(better, key=len):  # the smallest first: the most disjoint ones
+            if not members & taken:
+                taken |= members
+                count += 1
+        counts.append(count)
+    return counts
 
 
 def _step(progress: Progress | None, stage: str, done: int) -> None:

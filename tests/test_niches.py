@@ -7,6 +7,7 @@ import json
 import math
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -18,6 +19,7 @@ from diffscan.niches import (
     OPPORTUNITY_FORMULA,
     ROOM_WEIGHTS,
     SCHEMA,
+    dominating_niches,
     find_niches,
     niches_document,
     niches_frame,
@@ -131,6 +133,26 @@ def test_components_follow_the_written_formula(found):
     bottles = niches_by_id(found).get("cluster:bottles")
     if bottles is not None:
         assert bottles.distinct_offers == 4 and bottles.components["homogenization"] > 0.8
+
+
+def test_price_room_of_a_few_prices_is_pulled_toward_neutral(market, found):
+    """Share of the neighbour's listings cheaper than the niche's median price, with two listings' weight on 0.5."""
+    rows = {r["id"]: r for r in _rows()}
+    bamboo = niches_by_id(found)["cluster:bamboo"]
+    own = [rows[i]["price"] for i in bamboo.listing_ids]
+    others = [r["price"] for r in rows.values() if r["cluster"] == bamboo.neighbour["cluster_id"]]
+    share = (sum(p < np.median(own) for p in others) + sum(p == np.median(own) for p in others) / 2) / len(others)
+    assert bamboo.components["price_room"] == pytest.approx((len(own) * share + 2 * 0.5) / (len(own) + 2), abs=1e-3)
+
+
+def test_dominating_niches_counts_disjoint_niches_with_more_demand_and_no_more_offers(market, found):
+    index, landscape = market
+    rows = {r["id"]: r for r in _rows()}
+    bamboo = [index.row_of(i) for i in niches_by_id(found)["cluster:bamboo"].listing_ids]
+    puzzles = [index.row_of(i) for i, r in rows.items() if r["cluster"] == "puzzles"][:4]  # 4 offers, ~40 reviews each
+    best, weak = dominating_niches(index, landscape, [np.array(bamboo), np.array(puzzles)])
+    assert best == 0  # nothing sells more with as few offers
+    assert weak >= 2  # at least the bamboo and the children's bamboo toothbrush niches, disjoint from each other
 
 
 def niches_by_id(niches):
