@@ -14,10 +14,11 @@ Trials are also reported for the subset where all 3 kept listings have demand at
 
 Reachable: a plant is reachable when fewer than 10 candidate niches, disjoint from each other and from
 it, have at least its demand with no more distinct offers (`niches.dominating_niches`, taking the best of
-the 3 kept listings and each pair of them, the smallest sets that count as a hit). Any opportunity score
-that rises with demand and falls with the number of offers ranks a plant below all of those niches, so
-an unreachable plant is out of the top 10 whatever the weights: the count says whether a miss is the
-finder's fault or the plant is not a niche by the definition (demand present, few offers).
+the 3 kept listings and each pair of them, the smallest sets that count as a hit). A score that depends
+only on demand and the number of offers (rising with one, falling with the other) ranks a plant below all
+of those niches, so an unreachable plant is out of such a score's top 10 whatever its weights; only the
+other components (homogenization, price room) can lift it. The count says whether a miss is the finder's
+or the plant is hardly a niche by the definition (demand present, few offers).
 
 Also: for the top 20 niches of the full catalog, the median demand per listing against the catalog
 median, and the wall time of `diffscan niches` on BigBasket (target <= 20 s after the index exists).

@@ -37,7 +37,8 @@ OPPORTUNITY_FORMULA = (
     "opportunity = 100 x demand x (0.60 x (1 - competition) + 0.20 x (1 - homogenization) + 0.20 x price_room); "
     "demand = mean log(1 + reviews or sales) of the niche's listings, pulled toward the catalog median with the "
     "weight of two listings, divided by log(1 + the catalog's 99th percentile), capped at 1 (ratings: that mean "
-    "rating's percentile among all ratings; no signal: the percentile of its category's size); "
+    "rating's percentile among all ratings times the niche's share of rated listings, pulled toward the catalog's "
+    "share the same way; no signal: the percentile of its category's size); "
     "competition = log(1 + distinct offers) / log(1 + the 90th-percentile distinct offers of a cluster), capped at 1; "
     "homogenization = 1 - distinct offers / listings; "
     "price_room = share of the crowded neighbour cluster's listings priced below the niche's median price "
@@ -117,6 +118,7 @@ class _Demand:
     sorted_known: np.ndarray
     median: float = math.nan
     high: float = math.nan
+    rated: float = 1.0  # share of the catalog's listings that have a value
 
 
 # ---- demand -------------------------------------------------------------------------------------------
@@ -148,7 +150,7 @@ def _make_demand(source: str, values: np.ndarray) -> _Demand:
     known = np.sort(values[np.isfinite(values)])
     if len(known) == 0:
         return _Demand(source, values, known)
-    return _Demand(source, values, known, float(np.median(known)), float(np.percentile(known, 99)))
+    return _Demand(source, values, known, float(np.median(known)), float(np.percentile(known, 99)), len(known) / len(values))
 
 
 def demand_component(values: np.ndarray, demand: _Demand) -> float:
@@ -156,12 +158,17 @@ def demand_component(values: np.ndarray, demand: _Demand) -> float:
 
     Counts (reviews, sales) are heavy-tailed: their log mean is used, and a niche of few listings is
     pulled toward the catalog median with the weight of PRIOR_LISTINGS listings, so one best-seller
-    does not make a niche of two. Ratings are averaged the same way and ranked among all ratings.
+    does not make a niche of two. Ratings are averaged the same way and ranked among all ratings, times
+    the niche's share of rated listings (pulled toward the catalog's share the same way).
     """
     known = values[np.isfinite(values)]
     if demand.source == "rating":
         mean = (known.sum() + PRIOR_LISTINGS * demand.median) / (len(known) + PRIOR_LISTINGS)
-        return _percentile(demand.sorted_known, float(mean))
+        liked = _percentile(demand.sorted_known, float(mean))
+        # An unrated listing has no buyer feedback: as a 0-review listing pulls a review niche down, it
+        # lowers the niche's rated share (pulled toward the catalog's with the same prior).
+        rated = (len(known) + PRIOR_LISTINGS * demand.rated) / (len(values) + PRIOR_LISTINGS)
+        return liked * rated
     logs = np.log1p(np.maximum(known, 0.0))
     mean = (logs.sum() + PRIOR_LISTINGS * math.log1p(demand.median)) / (len(known) + PRIOR_LISTINGS)
     return float(min(1.0, mean / max(math.log1p(demand.high), 1e-9)))
@@ -557,6 +564,8 @@ def demand_label(source: str, figure: float) -> str:
     """The demand figure in words, e.g. 'median 1,234 reviews per listing'."""
     if not math.isfinite(figure):
         unit = {"reviews": "review counts", "sales": "sales figures", "rating": "ratings"}.get(source, source)
+        if source == "rating":
+            return "no ratings in this niche (the catalog median rating, lowered for its unrated listings)"
         return f"no {unit} in this niche (scored as the catalog median)"
     if source == "reviews":
         return f"median {figure:,.0f} reviews per listing"
@@ -704,8 +713,10 @@ def dominating_niches(index: Index, landscape, row_sets: list[np.ndarray]) -> li
     its demand with no more distinct offers, and are better on one of the two (a validation aid for
     bench.niches; a greedy count, so a lower bound).
 
-    Any opportunity score that rises with demand and falls with the number of offers ranks the rows below
-    all of them: with 10 or more, the rows are not among the 10 best candidates, whatever the weights.
+    A score that depends only on demand and the number of offers, rising with one and falling with the
+    other, ranks the rows below all of them: with 10 or more, it cannot put them among its 10 best
+    candidates. (The opportunity score also weighs homogenization and price room, which can lift rows
+    over some of them.)
     """
     _, scored = _candidates_scored(index, landscape, given=list(row_sets))
     natural, targets = scored[: len(scored) - len(row_sets)], scored[len(scored) - len(row_sets):]

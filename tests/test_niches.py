@@ -155,6 +155,18 @@ def test_dominating_niches_counts_disjoint_niches_with_more_demand_and_no_more_o
     assert weak >= 2  # at least the bamboo and the children's bamboo toothbrush niches, disjoint from each other
 
 
+def test_unrated_listings_lower_a_rating_niche_as_zero_reviews_lower_a_review_niche():
+    from diffscan.niches import _make_demand, demand_component
+    catalog = np.array([5.0, 4.5, 4.0, 4.0, 3.5, np.nan, np.nan, np.nan, 5.0, 4.2])  # 7 of 10 rated
+    ratings = _make_demand("rating", catalog)
+    rated, half_rated = demand_component(np.array([5.0, 5.0, 5.0]), ratings), demand_component(np.array([5.0, 5.0, np.nan]), ratings)
+    assert rated > half_rated > 0
+    liked = demand_component(np.array([5.0, 5.0, 5.0]), _make_demand("rating", catalog[np.isfinite(catalog)]))  # all rated
+    assert rated == pytest.approx(liked * (3 + 2 * 0.7) / (3 + 2))
+    reviews = _make_demand("reviews", np.array([0, 1, 2, 5, 10, 50, 100, 3, 0, 8], dtype=float))
+    assert demand_component(np.array([50.0, 50.0, 50.0]), reviews) > demand_component(np.array([50.0, 50.0, 0.0]), reviews)
+
+
 def niches_by_id(niches):
     return {n.niche_id: n for n in niches}
 
