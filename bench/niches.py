@@ -200,18 +200,19 @@ def run_catalog(data, key: str, trials: int, seed: int) -> dict:
         label = _label(landscape, cluster_id)
         size = int((landscape.assignments["cluster_id"].astype(str) == cluster_id).sum())
         small, kept = plant(data, key, spec, index, landscape, cluster_id, trial)
+        kept_rows = [small.row_of(i) for i in kept]
         small_landscape = analyze_landscape(small)
         found = find_niches(small, small_landscape, top=100)
         rank, jaccard = planted_rank(found, kept)
         kept_ids.append(kept)
         category = _category(landscape, cluster_id)
         in_category, _ = planted_rank(find_niches(small, small_landscape, top=TOP, category=category), kept)
-        dominated = min(dominating_niches(small, small_landscape, hit_sets([small.row_of(i) for i in kept])))
+        dominated = min(dominating_niches(small, small_landscape, hit_sets(kept_rows)))
         reachable += dominated < TOP
         hit = rank is not None and rank <= TOP
         hits += hit
         reachable_hits += hit and dominated < TOP
-        kept_demand = _demand(small.listings, spec.demand)[[small.row_of(i) for i in kept]]
+        kept_demand = _demand(small.listings, spec.demand)[kept_rows]
         is_strong = bool(np.nanmin(kept_demand) >= strong_bar)
         strong += is_strong
         strong_hits += hit and is_strong

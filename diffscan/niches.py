@@ -118,7 +118,11 @@ class _Demand:
     sorted_known: np.ndarray
     median: float = math.nan
     high: float = math.nan
-    rated: float = 1.0  # share of the catalog's listings that have a value
+
+    @property
+    def rated(self) -> float:
+        """Share of the catalog's listings that have a value."""
+        return len(self.sorted_known) / len(self.values) if len(self.sorted_known) else 1.0
 
 
 # ---- demand -------------------------------------------------------------------------------------------
@@ -150,7 +154,7 @@ def _make_demand(source: str, values: np.ndarray) -> _Demand:
     known = np.sort(values[np.isfinite(values)])
     if len(known) == 0:
         return _Demand(source, values, known)
-    return _Demand(source, values, known, float(np.median(known)), float(np.percentile(known, 99)), len(known) / len(values))
+    return _Demand(source, values, known, float(np.median(known)), float(np.percentile(known, 99)))
 
 
 def demand_component(values: np.ndarray, demand: _Demand) -> float:
@@ -562,10 +566,10 @@ def _num(value) -> float | None:
 
 def demand_label(source: str, figure: float) -> str:
     """The demand figure in words, e.g. 'median 1,234 reviews per listing'."""
+    if not math.isfinite(figure) and source == "rating":
+        return "no ratings in this niche (the catalog median rating, lowered for its unrated listings)"
     if not math.isfinite(figure):
-        unit = {"reviews": "review counts", "sales": "sales figures", "rating": "ratings"}.get(source, source)
-        if source == "rating":
-            return "no ratings in this niche (the catalog median rating, lowered for its unrated listings)"
+        unit = {"reviews": "review counts", "sales": "sales figures"}.get(source, source)
         return f"no {unit} in this niche (scored as the catalog median)"
     if source == "reviews":
         return f"median {figure:,.0f} reviews per listing"
