@@ -58,6 +58,10 @@ MAX_OVERLAP = 0.5  # a niche sharing this share of its listings with a better on
 NEIGHBOUR_MIN_SIZE = 5  # the crowded cluster next to a niche has at least this many listings ...
 NEIGHBOUR_RATIO = 2.0  # ... and preferably this many times the niche's size, in the same category
 NEIGHBOUR_MIN_SIMILARITY = 0.3  # a cluster less alike than this (centre cosine) is not "next to" the niche
+# A cluster of another category is another market: it stands in as the crowd next to a niche only when it is
+# as alike as the listings of one cluster are (the landscape's cohesion), e.g. toddler cups and water
+# bottles, not bamboo toothbrushes and desk organizers.
+NEIGHBOUR_OTHER_CATEGORY_SIMILARITY = 0.5
 COMPARED = 200  # USPs are computed against at most this many neighbour listings, the nearest first
 TOP_COMPETITORS = 5
 SALES_COLUMN = re.compile(r"sales|sold|units|orders|purchases|bought", re.I)
@@ -480,7 +484,8 @@ def _centre(c: _Candidate, ctx: _Context) -> np.ndarray:
 
 def _neighbour(c: _Candidate, ctx: _Context, sims: np.ndarray | None = None) -> int | None:
     """The crowded cluster next to a niche: the most similar real cluster, preferring its own category and
-    clusters at least NEIGHBOUR_RATIO times its size (a sub-niche's own cluster counts without it).
+    clusters at least NEIGHBOUR_RATIO times its size (a sub-niche's own cluster counts without it); one of
+    another category only when its own has none, and only at NEIGHBOUR_OTHER_CATEGORY_SIMILARITY.
 
     `sims` are the cosines of the niche's centre to the cluster centroids, when already computed.
     """
@@ -490,11 +495,12 @@ def _neighbour(c: _Candidate, ctx: _Context, sims: np.ndarray | None = None) -> 
     big = real & (others >= max(NEIGHBOUR_MIN_SIZE, NEIGHBOUR_RATIO * len(c.rows)))
     some = real & (others >= NEIGHBOUR_MIN_SIZE)
     same_category = cats == c.category
-    pick = next((m for m in (big & same_category, some & same_category, big) if m.any()), None)
-    if pick is None:
-        return None
-    best = int(np.argmax(np.where(pick, sims, -np.inf)))
-    return best if sims[best] >= NEIGHBOUR_MIN_SIMILARITY else None
+    for pick, least in ((big & same_category, NEIGHBOUR_MIN_SIMILARITY), (some & same_category, NEIGHBOUR_MIN_SIMILARITY),
+                        (big & ~same_category, NEIGHBOUR_OTHER_CATEGORY_SIMILARITY)):
+        if pick.any():
+            best = int(np.argmax(np.where(pick, sims, -np.inf)))
+            return best if sims[best] >= least else None
+    return None
 
 
 def _compared(c: _Candidate, ctx: _Context, neighbour: int) -> np.ndarray:
@@ -590,9 +596,11 @@ def positioning(name: str, category: str, usps: list[Point], size: int, distinct
     """
     leaf = category.split(">")[-1].strip() or name
     if not usps:
-        crowd = f"from its neighbours ('{neighbour['label']}')" if neighbour else "from other listings (no crowded cluster is next to it)"
+        if not neighbour:
+            return (f"{leaf} ({name}): {demand_text} across {distinct} distinct offer(s), with no crowded "
+                    "look-alike cluster next to it.")
         return (f"{leaf} ({name}): {demand_text} across {distinct} distinct offer(s); no claim sets it apart "
-                f"{crowd} yet: compete on a new attribute or on price.")
+                f"from its neighbours ('{neighbour['label']}') yet: compete on a new attribute or on price.")
     top = usps[:3]
     having = [u.text for u in top if u.kind not in ("phrase", "audience", "use")]
     having = [w for w in having if not any(w != o and w.lower() in o.lower() for o in having)]  # not "natural and natural rubber"

@@ -348,6 +348,16 @@ def test_usp_invariant_on_demo_corpus_niches(demo_index, demo_niches):
     assert checked >= 10
 
 
+def test_a_cluster_of_another_category_is_a_neighbour_only_when_it_is_as_alike_as_one_cluster(demo_niches):
+    """Toddler cups are next to water bottles; bamboo toothbrushes are not next to desk organizers (cosine 0.34)."""
+    by_leaf = {n.category.split(" > ")[-1]: n for n in reversed(demo_niches)}
+    cups, brushes = by_leaf["Toddler Cups"], by_leaf["Bamboo Toothbrushes"]
+    assert "water bottle" in cups.neighbour["label"] and cups.usps
+    assert brushes.neighbour is None and brushes.usps == []
+    assert "no crowded look-alike cluster next to it" in brushes.positioning
+    assert brushes.components["price_room"] == 0.5  # its own category's prices: its median is their middle
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".json", ".md"])
 def test_cli_niches_exports(demo_index, tmp_path, suffix):
     from typer.testing import CliRunner
