@@ -29,6 +29,7 @@ NEAREST = 5  # the score's distance uses the mean similarity to this many neares
 DUPLICATE_COSINE, FAR_COSINE = 0.95, 0.40  # distance scale: 0 at near-duplicates, 1 at far
 SCORE_WEIGHTS = {"distance": 0.60, "unique_share": 0.25, "no_near_duplicates": 0.15}
 WIDER = 5  # white-space suggestions look at competitors ranked k+1 .. WIDER*k
+MARKET_SHARE = 0.25  # ... in the categories holding at least this share of the close competitors
 MAX_POINTS = 10
 _CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
 _CJK_BIGRAM = re.compile(f"[{CJK_CHARS}]{{2}}")
@@ -311,6 +312,16 @@ def _white_space(own: Stated, counts: Counter, wider_attrs: list[dict[str, str]]
     return out
 
 
+def _market(close: list, own_category: str | None) -> set[str]:
+    """The categories a listing competes in: its own, its close competitors' most common, and any holding
+    MARKET_SHARE of them. White space is read there only: a kettle's 'electric' or a camping pot's
+    'titanium' a little further from a water bottle is another product, not an attribute to add."""
+    counts = Counter(c.category for c in close)
+    market = {cat for cat, n in counts.items() if n >= MARKET_SHARE * len(close)}
+    market |= {cat for cat, _ in counts.most_common(1)}
+    return market | ({own_category} if own_category is not None else set())
+
+
 def differentiation_score(semantic: list[float], unique_share: float, near_duplicates: int) -> tuple[float, dict[str, float], float]:
     """(score 0-100, components 0-1, nearest similarity) from the competitors' cosine similarities.
 
@@ -385,7 +396,8 @@ def differentiate(
 ) -> Differentiation:
     """Compare one listing (pasted `text` or a `listing_id` of the index) with its k nearest competitors.
 
-    Shares are over the k competitors; white-space suggestions look at the next (WIDER-1) x k.
+    Shares are over the k competitors; white-space suggestions look at the next (WIDER-1) x k, those in
+    the listing's market (`_market`).
     """
     if k < 1:
         raise QueryError("k must be at least 1.")
@@ -405,6 +417,9 @@ def differentiate(
     near = sum(c.near_duplicate for c in close)
     score, parts, nearest = differentiation_score([c.semantic for c in close], _unique_share(title, brand, counts, n), near)
     demand, source = _demand(df, rows)
+    own_category = " > ".join(df["category_path"].iat[index.row_of(str(listing_id))]) if listing_id is not None else None
+    market = _market(close, own_category)
+    wider = [c for c in wider if c.category in market]
     wider_rows = [index.row_of(c.listing_id) for c in wider]
     wider_attrs = [listing_attributes(index, r) for r in wider_rows]
     suggestions = _dedupe(

@@ -109,6 +109,18 @@ def test_white_space_is_offered_by_no_close_competitor(bottles):
         assert s.examples
 
 
+def test_white_space_comes_from_the_listings_market(demo_index):
+    """A glass water bottle is not told to add a kettle's 'electric' or a camping pot's 'titanium'."""
+    d = differentiate(demo_index, "Glass water bottle with bamboo lid, 550ml")
+    close = [c.category for c in d.competitors]
+    market = {c for c in close if close.count(c) >= 0.25 * len(close)}
+    space = [s for s in d.suggestions if s.reason == "white space"]
+    assert space and market == {"Home & Kitchen > Drinkware > Water Bottles"}
+    categories = dict(zip(demo_index.listings["listing_id"], demo_index.listings["category_path"]))
+    assert all(" > ".join(categories[e]) in market for s in space for e in s.examples)
+    assert not {s.key for s in space} & {"feature:electric", "material:titanium", "material:copper"}
+
+
 def test_chinese_listing_usps_and_table_stakes(chinese):
     d = differentiate(chinese, listing_id="C01", k=7)
     usp = {p.key: p for p in d.usps}
