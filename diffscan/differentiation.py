@@ -296,12 +296,15 @@ _KIND_ORDER = {"material": 0, "feature": 1, "audience": 2, "use": 3, "colour": 4
 
 
 def _white_space(own: Stated, counts: Counter, wider_attrs: list[dict[str, str]], wider_ids: list[str]) -> list[Suggestion]:
-    """Attributes that listings a little further away state but no close competitor (nor the listing) does."""
+    """Attributes that listings a little further away state but no close competitor (nor the listing) does.
+
+    A word the listing already says in another sense is not suggested ('green' to a green tea).
+    """
     mine = own.keys()
     found: dict[str, list[int]] = {}
     for i, attrs in enumerate(wider_attrs):
-        for key in attrs:
-            if key not in mine and counts.get(key, 0) == 0:
+        for key, wording in attrs.items():
+            if key not in mine and counts.get(key, 0) == 0 and " ".join(tokens(wording)) not in own.phrases:
                 found.setdefault(key, []).append(i)
     ranked = sorted(found.items(), key=lambda kv: (_KIND_ORDER.get(kv[0].split(":")[0], 9), -len(kv[1]), kv[0]))
     out = []

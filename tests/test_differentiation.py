@@ -121,6 +121,19 @@ def test_white_space_comes_from_the_listings_market(demo_index):
     assert not {s.key for s in space} & {"feature:electric", "material:titanium", "material:copper"}
 
 
+def test_white_space_does_not_suggest_a_word_the_listing_already_says():
+    from collections import Counter
+
+    from diffscan.attributes import attributes_of
+    from diffscan.differentiation import _white_space, stated
+
+    tea = stated("Organic Green Tea 100 bags, Tulsi", title="Organic Green Tea 100 bags, Tulsi")
+    further = attributes_of(["Green Apple Herbal Infusion, Cotton Bags"])
+    keys = {s.key for s in _white_space(tea, Counter(), further, ["X1"])}
+    assert "colour:green" in further[0] and "colour:green" not in keys
+    assert "material:cotton" in keys
+
+
 def test_chinese_listing_usps_and_table_stakes(chinese):
     d = differentiate(chinese, listing_id="C01", k=7)
     usp = {p.key: p for p in d.usps}
