@@ -164,8 +164,9 @@ def _overlaps(phrase: str, wordings: list[str]) -> bool:
 def pick_usps(candidates: dict[str, str], counts: Counter, n: int, title: str = "") -> list[Point]:
     """Candidates stated by fewer than USP_MAX_SHARE of the n compared: attributes, then short phrases.
 
-    Among phrases only the shortest distinctive ones are kept ('bamboo', not 'bamboo lid 550ml'), and
-    none that repeats an attribute's words.
+    Among phrases the longest whose every word is itself distinctive are kept whole ('advent calendar',
+    'best served chilled', not three loose words), then the shortest distinctive ones ('bamboo', not
+    'bamboo lid 550ml' when competitors say 'lid' too); none that repeats an attribute's words.
     """
     if n == 0:
         return []
@@ -173,11 +174,13 @@ def pick_usps(candidates: dict[str, str], counts: Counter, n: int, title: str = 
     attrs = [k for k in rare if not k.startswith("phrase:")]
     attr_words = [normalize(w) for k, w in candidates.items() if not k.startswith("phrase:")]
     attr_keys = {k for k in candidates if not k.startswith("phrase:")}
-    phrase_keys = sorted((k for k in rare if k.startswith("phrase:")), key=lambda k: (len(k.split()), k))
+    rare_phrases = [k[len("phrase:"):] for k in rare if k.startswith("phrase:")]
+    whole = sorted((p for p in rare_phrases if len(p.split()) > 1 and all(f"phrase:{w}" in rare for w in p.split())),
+                   key=lambda p: (-len(p.split()), p))
+    shortest = sorted(rare_phrases, key=lambda p: (len(p.split()), p))
     kept: list[str] = []
-    for k in phrase_keys:
-        p = k[len("phrase:"):]
-        if any(f" {q} " in f" {p} " for q in kept) or _overlaps(display(p), attr_words):
+    for p in whole + shortest:  # a phrase sharing a word with a kept one is a piece of the same claim
+        if _overlaps(p, kept) or _overlaps(display(p), attr_words):
             continue
         if not (attribute_keys(p) & attr_keys):  # says an attribute the listing states anyway
             kept.append(p)

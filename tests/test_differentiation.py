@@ -128,10 +128,24 @@ def test_white_space_does_not_suggest_a_word_the_listing_already_says():
     from diffscan.differentiation import _white_space, stated
 
     tea = stated("Organic Green Tea 100 bags, Tulsi", title="Organic Green Tea 100 bags, Tulsi")
-    further = attributes_of(["Green Apple Herbal Infusion, Cotton Bags"])
+    further = attributes_of(["Tea Caddy - Green, Cotton Bags"])
     keys = {s.key for s in _white_space(tea, Counter(), further, ["X1"])}
     assert "colour:green" in further[0] and "colour:green" not in keys
     assert "material:cotton" in keys
+
+
+def test_a_phrase_of_distinctive_words_is_one_usp_and_a_common_word_is_left_out():
+    from collections import Counter
+
+    from diffscan.differentiation import pick_usps
+
+    listing = ["advent", "calendar", "advent calendar", "lego", "lego advent", "lego advent calendar",
+               "bamboo", "lid", "bamboo lid"]
+    candidates = {f"phrase:{p}": p for p in listing}
+    counts = Counter({"phrase:lego": 15, "phrase:lid": 12, "phrase:advent": 1, "phrase:calendar": 2})
+    shown = [p.text for p in pick_usps(candidates, counts, 20)]
+    assert "advent calendar" in shown and "bamboo" in shown
+    assert not {"advent", "calendar", "lego advent", "lego advent calendar", "bamboo lid", "lego"} & set(shown)
 
 
 def test_chinese_listing_usps_and_table_stakes(chinese):
