@@ -156,7 +156,7 @@ def _point(key: str, wording: str, counts: Counter, n: int) -> Point:
 
 
 def _overlaps(phrase: str, wordings: list[str]) -> bool:
-    """Whether a phrase shares a word with an attribute's wording (the attribute says it better)."""
+    """Whether a phrase shares a word with one of the wordings (CJK: contains one or is inside one)."""
     words = set(phrase.split())
     return any(words & set(w.split()) or (not w.isascii() and (w in phrase or phrase in w)) for w in wordings)
 
@@ -166,7 +166,8 @@ def pick_usps(candidates: dict[str, str], counts: Counter, n: int, title: str = 
 
     Among phrases the longest whose every word is itself distinctive are kept whole ('advent calendar',
     'best served chilled', not three loose words), then the shortest distinctive ones ('bamboo', not
-    'bamboo lid 550ml' when competitors say 'lid' too); none that repeats an attribute's words.
+    'bamboo lid 550ml' when competitors say 'lid' too); none that shares a word with a kept phrase or
+    with an attribute's wording (the attribute says it better).
     """
     if n == 0:
         return []
