@@ -30,7 +30,7 @@ from diffscan.catalog import parse_count
 from diffscan.differentiation import Point, count_keys, display, listing_attributes, listing_stated, pick_usps
 from diffscan.index import Index
 from diffscan.errors import QueryError
-from diffscan.landscape import analyze_landscape, distinct_offers
+from diffscan.landscape import NO_CATEGORY, analyze_landscape, distinct_offers
 
 SCHEMA = "diffscan.niches/1"
 OPPORTUNITY_FORMULA = (
@@ -48,6 +48,7 @@ OPPORTUNITY_FORMULA = (
 ROOM_WEIGHTS = {"competition": 0.60, "homogenization": 0.20, "price_room": 0.20}
 PRIOR_LISTINGS = 2  # demand of a small niche is pulled toward the catalog median with this many listings' weight
 MIN_SIZE = 2  # one listing is an offer, not a niche
+MIN_OFFERS = 2  # nor is one product in several variant listings (one near-duplicate group): a niche has 2+ offers
 NICHE_ATTRIBUTE_KINDS = ("material", "audience", "use", "feature")  # what attribute niches are made of
 MAX_ATTRIBUTE_SHARE = 0.25  # an attribute niche covers at most this share of its category
 SUB_CLUSTER_DISTANCE = 0.5  # sub-clusters keep a mean similarity >= 0.5 (the landscape's: 1 - its CLUSTER_DISTANCE)
@@ -594,7 +595,7 @@ def positioning(name: str, category: str, usps: list[Point], size: int, distinct
     only <n> distinct offer(s), set apart from <N> look-alike '<neighbour>' listings, where under 20% say
     '<first USP>'."
     """
-    leaf = category.split(">")[-1].strip() or name
+    leaf = name if category == NO_CATEGORY else category.split(">")[-1].strip() or name
     if not usps:
         if not neighbour:
             return (f"{leaf} ({name}): {demand_text} across {distinct} distinct offer(s), with no crowded "
@@ -709,15 +710,18 @@ def find_niches(
 
 def _candidates_scored(index: Index, landscape, category: str | None = None,
                        given: list[np.ndarray] = ()) -> tuple[_Context, list[_Scored]]:
-    """Every candidate niche of the catalog (of `category`) scored, then the `given` row sets, scored the same way."""
+    """Every candidate niche of the catalog (of `category`) with MIN_OFFERS+ distinct offers scored, then the
+    `given` row sets, scored the same way (whatever their offers)."""
     ctx = _context(index, landscape)
     candidates = (_cluster_candidates(landscape)
                   + _local_candidates(index, landscape, ctx.categories, np.nan_to_num(ctx.demand.values, nan=0.0))
                   + _not_a_cluster_again(_attribute_candidates(index, ctx.categories), landscape))
     candidates = [c for c in candidates if _category_matches(c.category, category)]
-    candidates += [_Candidate(f"given:{i}", "given", str(ctx.categories[rows[0]]), np.sort(np.asarray(rows)))
-                   for i, rows in enumerate(given)]
-    return ctx, _score_all(candidates, ctx)
+    given_candidates = [_Candidate(f"given:{i}", "given", str(ctx.categories[rows[0]]), np.sort(np.asarray(rows)))
+                        for i, rows in enumerate(given)]
+    scored = _score_all(candidates + given_candidates, ctx)
+    natural = [s for s in scored[: len(candidates)] if s.distinct >= MIN_OFFERS]
+    return ctx, natural + scored[len(candidates):]
 
 
 def dominating_niches(index: Index, landscape, row_sets: list[np.ndarray]) -> list[int]:

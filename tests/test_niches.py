@@ -167,6 +167,23 @@ def test_unrated_listings_lower_a_rating_niche_as_zero_reviews_lower_a_review_ni
     assert demand_component(np.array([50.0, 50.0, 50.0]), reviews) > demand_component(np.array([50.0, 50.0, 0.0]), reviews)
 
 
+def test_one_product_in_several_variant_listings_is_not_a_niche(tmp_path):
+    """Three colours of one puppet (one near-duplicate group, one shared review count) are one offer."""
+    rows = _rows() + [
+        {"id": f"V{i}", "cluster": "puppet", "category": "Toys > Puppets", "title": f"Cow Hand Puppet, {c}",
+         "review_count": 5000, "price": 12.0, "group": 500} for i, c in enumerate(["Brown", "Black", "White"])
+    ] + [
+        {"id": f"W{i}", "cluster": "kites", "category": "Toys > Kites", "title": t, "review_count": r, "price": 20.0,
+         "group": 600 + i} for i, (t, r) in enumerate([("Delta Kite for Beach", 900), ("Stunt Kite, Dual Line", 700)])
+    ]
+    pd.DataFrame(rows).drop(columns=["cluster", "group"]).to_csv(tmp_path / "catalog.csv", index=False)
+    index, _, _ = build_index(tmp_path / "catalog.csv", tmp_path / "index")
+    found = niches_by_id(find_niches(index, hand_landscape(index, rows), top=20))
+    assert "cluster:kites" in found and found["cluster:kites"].distinct_offers == 2
+    assert not any({"V0", "V1", "V2"} & set(n.listing_ids) for n in found.values())
+    assert all(n.distinct_offers >= 2 for n in found.values())
+
+
 def niches_by_id(niches):
     return {n.niche_id: n for n in niches}
 
@@ -398,3 +415,14 @@ def test_positioning_does_not_repeat_a_usp_inside_a_longer_one():
                        {"label": "yoga mat, extra thick", "size": 70})
     assert "natural rubber" in line
     assert "natural and natural rubber" not in line
+
+
+def test_positioning_of_a_niche_without_a_category_starts_with_its_name():
+    from diffscan.differentiation import Point
+    from diffscan.landscape import NO_CATEGORY
+    from diffscan.niches import positioning
+
+    usps = [Point("catwoman", "phrase:catwoman", "phrase", 0.0, 0)]
+    line = positioning("speed chase, catcycle city", NO_CATEGORY, usps, 2, 2, "median 75 reviews per listing",
+                       {"label": "lego technic, lego city", "size": 84})
+    assert line.startswith("speed chase, catcycle city that say 'catwoman'") and NO_CATEGORY not in line
