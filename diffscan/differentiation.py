@@ -319,7 +319,7 @@ def _white_space(own: Stated, counts: Counter, wider_attrs: list[dict[str, str]]
     return out
 
 
-def _market(close: list, own_category: str | None) -> set[str]:
+def _market(close: list[Competitor], own_category: str | None) -> set[str]:
     """The categories a listing competes in: its own, its close competitors' most common, and any holding
     MARKET_SHARE of them. White space is read there only: a kettle's 'electric' or a camping pot's
     'titanium' a little further from a water bottle is another product, not an attribute to add."""
@@ -412,11 +412,14 @@ def differentiate(
     close, wider = result.competitors[:k], result.competitors[k:]
     df = index.listings
     if listing_id is not None:
-        own = listing_stated(index, index.row_of(str(listing_id)))
-        title, brand = _title_brand(index, index.row_of(str(listing_id)))
+        row = index.row_of(str(listing_id))
+        own = listing_stated(index, row)
+        title, brand = _title_brand(index, row)
+        own_category = " > ".join(df["category_path"].iat[row])
     else:
         title, brand = result.query_text.split("\n", 1)[0].strip()[:500], ""
         own = stated(result.query_text, brand, title)
+        own_category = None
     rows = [index.row_of(c.listing_id) for c in close]
     comp_stated = [listing_stated(index, r) for r in rows]
     n = len(close)
@@ -424,7 +427,6 @@ def differentiate(
     near = sum(c.near_duplicate for c in close)
     score, parts, nearest = differentiation_score([c.semantic for c in close], _unique_share(title, brand, counts, n), near)
     demand, source = _demand(df, rows)
-    own_category = " > ".join(df["category_path"].iat[index.row_of(str(listing_id))]) if listing_id is not None else None
     market = _market(close, own_category)
     wider = [c for c in wider if c.category in market]
     wider_rows = [index.row_of(c.listing_id) for c in wider]

@@ -716,12 +716,11 @@ def _candidates_scored(index: Index, landscape, category: str | None = None,
     candidates = (_cluster_candidates(landscape)
                   + _local_candidates(index, landscape, ctx.categories, np.nan_to_num(ctx.demand.values, nan=0.0))
                   + _not_a_cluster_again(_attribute_candidates(index, ctx.categories), landscape))
-    candidates = [c for c in candidates if _category_matches(c.category, category)]
-    given_candidates = [_Candidate(f"given:{i}", "given", str(ctx.categories[rows[0]]), np.sort(np.asarray(rows)))
-                        for i, rows in enumerate(given)]
-    scored = _score_all(candidates + given_candidates, ctx)
-    natural = [s for s in scored[: len(candidates)] if s.distinct >= MIN_OFFERS]
-    return ctx, natural + scored[len(candidates):]
+    candidates = [c for c in candidates if _category_matches(c.category, category)
+                  and distinct_offers(ctx.groups[c.rows]) >= MIN_OFFERS]
+    candidates += [_Candidate(f"given:{i}", "given", str(ctx.categories[rows[0]]), np.sort(np.asarray(rows)))
+                   for i, rows in enumerate(given)]
+    return ctx, _score_all(candidates, ctx)
 
 
 def dominating_niches(index: Index, landscape, row_sets: list[np.ndarray]) -> list[int]:
