@@ -19,11 +19,12 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from bench.common import OUT, percentile, peak_rss_mb, require_datasets, table, timer
-from diffscan.catalog import load_catalog
-from diffscan.competitors import Weights, find_competitors
-from diffscan.encoder import EmbeddingCache, load_encoder
-from diffscan.index import build_index
+from bench.common import OUT, peak_rss_mb, percentile, require_datasets, table, timer
+from diffscan.analyses.competitors import Weights, find_competitors
+from diffscan.catalog.table import load_catalog
+from diffscan.encoder.cache import EmbeddingCache
+from diffscan.encoder.local import load_encoder
+from diffscan.index.build import build_index
 
 GATE_R10 = 0.97
 

@@ -23,10 +23,13 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from bench.common import OUT, peak_rss_mb, require_datasets, table, timer
-from diffscan.index import Index, build_index, load_index
-from diffscan.landscape import analyze_landscape, landscape_map, write_map
-from diffscan.lexical import term_counts, weigh
-from diffscan.text import listing_text
+from diffscan.analyses.landscape import analyze_landscape
+from diffscan.analyses.projection import landscape_map
+from diffscan.core.lexical import term_counts, weigh
+from diffscan.core.text import listing_text
+from diffscan.index.build import build_index
+from diffscan.index.store import Index, load_index
+from diffscan.present.figures import write_map
 
 MAPPING = {"category_path": "category,sub_category"}  # `type` is held out as ground truth
 TYPES = 424

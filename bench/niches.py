@@ -39,7 +39,8 @@ import numpy as np
 import pandas as pd
 
 from bench.common import OUT, require_datasets, table
-from diffscan.index import Index, build_index, load_index
+from diffscan.index.build import build_index
+from diffscan.index.store import Index, load_index
 
 TOP = 10
 JACCARD = 0.5
@@ -148,8 +149,8 @@ def top_demand(index: Index, niches, spec: Catalog) -> tuple[float, float]:
 def differentiate_ms(index: Index, queries: int = 200, seed: int = 0) -> dict[str, tuple[float, float]]:
     """Warm latency (p50, p95 in ms) of `differentiate` on pasted titles (embedding included), next to the
     competitor search it builds on (k=20), over the same random listings."""
-    from diffscan.competitors import find_competitors
-    from diffscan.differentiation import differentiate
+    from diffscan.analyses.competitors import find_competitors
+    from diffscan.analyses.differentiation import differentiate
     encoder = index.encoder()
     titles = index.listings["title"].to_numpy()
     picks = np.random.default_rng(seed).choice(len(titles), size=min(queries, len(titles)), replace=False)
@@ -177,8 +178,8 @@ def cli_seconds(index_dir) -> float:
 
 def run_catalog(data, key: str, trials: int, seed: int) -> dict:
     """All checks on one catalog; returns the figures for the summary."""
-    from diffscan.landscape import analyze_landscape
-    from diffscan.niches import dominating_niches, find_niches
+    from diffscan.analyses.landscape import analyze_landscape
+    from diffscan.analyses.niches import dominating_niches, find_niches
 
     spec = CATALOGS[key]
     index = full_index(data, key, spec)

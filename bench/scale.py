@@ -69,8 +69,8 @@ def _du(path: Path) -> int:
 
 
 def worker_build(catalog: Path, out: Path, model: str) -> dict:
-    from diffscan.encoder import load_encoder
-    from diffscan.index import build_index
+    from diffscan.encoder.local import load_encoder
+    from diffscan.index.build import build_index
 
     load_encoder(model)  # a model load is a one-off, not part of a build
     base_rss = _peak_mb()
@@ -93,10 +93,10 @@ def _exact_view(index):
 
 def worker_query(catalog: Path, out: Path) -> dict:
     from bench.synthetic import sample_queries
-    from diffscan.ann import recall_at_k
-    from diffscan.competitors import find_competitors
-    from diffscan.index import load_index
-    from diffscan.lexical import lexical_candidates
+    from diffscan.analyses.competitors import find_competitors
+    from diffscan.core.ann import recall_at_k
+    from diffscan.core.lexical import lexical_candidates
+    from diffscan.index.store import load_index
 
     wall = time.perf_counter()
     index = load_index(out)
@@ -151,8 +151,8 @@ def worker_baselines(catalog: Path, out: Path) -> dict:
     from rapidfuzz import fuzz, process
 
     from bench.synthetic import sample_queries
-    from diffscan.encoder import load_encoder
-    from diffscan.index import load_index
+    from diffscan.encoder.local import load_encoder
+    from diffscan.index.store import load_index
 
     index = load_index(out, verify=False)
     encoder = load_encoder(index.manifest["model"]["spec"])
@@ -178,10 +178,10 @@ def worker_baselines(catalog: Path, out: Path) -> dict:
 
 
 def worker_analyses(out: Path) -> dict:
-    from diffscan.index import load_index
+    from diffscan.index.store import load_index
 
     try:
-        from diffscan.landscape import analyze_landscape
+        from diffscan.analyses.landscape import analyze_landscape
     except ImportError:
         return {"landscape": "module absent"}
     index = load_index(out, verify=False)
@@ -189,7 +189,7 @@ def worker_analyses(out: Path) -> dict:
     land = analyze_landscape(index)
     result = {"landscape_s": time.perf_counter() - t}
     try:
-        from diffscan.niches import find_niches
+        from diffscan.analyses.niches import find_niches
     except ImportError:
         result["niches"] = "module absent"
     else:

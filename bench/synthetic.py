@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from bench.common import DATASETS, OUT
-from diffscan.catalog import parse_count, parse_price, parse_rating
+from diffscan.catalog.values import parse_count, parse_price, parse_rating
 
 COLUMNS = ["id", "title", "description", "category", "brand", "price", "rating", "reviews"]
 _WORD = re.compile(r"\S+")

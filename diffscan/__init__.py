@@ -1,5 +1,14 @@
 """diffscan: find competitors, crowded categories and niches in a product catalog."""
 
+from diffscan.analyses.competitors import (
+    Competitor,
+    CompetitorResult,
+    Filters,
+    find_competitors,
+    find_competitors_batch,
+)
+from diffscan.catalog.report import LoadReport, LoadResult
+from diffscan.catalog.table import load_catalog
 from diffscan.errors import (
     CatalogError,
     DiffscanError,
@@ -8,16 +17,13 @@ from diffscan.errors import (
     ModelError,
     QueryError,
 )
-
-__version__ = "0.1.0"
-
-from diffscan.catalog import LoadReport, LoadResult, load_catalog  # noqa: E402
-from diffscan.competitors import Competitor, CompetitorResult, Filters, find_competitors, find_competitors_batch  # noqa: E402
-from diffscan.index import Index, build_index, load_index  # noqa: E402
+from diffscan.index.build import build_index
+from diffscan.index.store import Index, load_index
+from diffscan.version import __version__  # noqa: E402
 
 # The analyses load on first use, so `import diffscan` (and every CLI command) does not pay for them.
-_LAZY = {"Landscape": "landscape", "analyze_landscape": "landscape", "differentiate": "differentiation",
-         "Niche": "niches", "find_niches": "niches"}
+_LAZY = {"Landscape": "analyses.landscape", "analyze_landscape": "analyses.landscape",
+         "differentiate": "analyses.differentiation", "Niche": "analyses.niches", "find_niches": "analyses.niches"}
 
 
 def __getattr__(name: str):

@@ -11,7 +11,13 @@ from typing import Optional
 import click
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from diffscan.errors import DiffscanError, QueryError
@@ -39,7 +45,7 @@ IndexOpt = typer.Option(None, "--index", "-i", help="Index folder (default: $DIF
 
 
 def _open_index(path: Optional[Path]):
-    from diffscan.index import load_index
+    from diffscan.index.store import load_index
 
     return load_index(path or default_index())
 
@@ -55,8 +61,8 @@ def run_build(catalog: Path, out: Path, model: Optional[str], mapping: list[str]
               update: bool = False, engine: str = "local", engine_options: Optional[dict] = None):
     """Build (or with `update`, incrementally update) an index with a progress bar; print what was loaded
     and skipped."""
-    from diffscan.catalog import parse_mapping
-    from diffscan.index import build_index
+    from diffscan.catalog.mapping import parse_mapping
+    from diffscan.index.build import build_index
 
     start = time.perf_counter()
     index, report, stats = _run_with_progress(lambda progress: build_index(
@@ -113,7 +119,7 @@ app.add_typer(models_app, name="models")
 @models_app.command("list")
 def models_list() -> None:
     """Show the models diffscan can use here and whether each is ready."""
-    from diffscan.models import list_models, models_dir
+    from diffscan.encoder.models import list_models, models_dir
 
     table = Table(title=f"Models (made ones live in {models_dir()})")
     for column in ("--model", "name", "dimension", "size MB", "ready", "note"):
@@ -130,7 +136,7 @@ def models_distill(
     dims: int = typer.Option(256, "--dims", min=16, max=384, help="Output dimension (PCA)."),
 ) -> None:
     """Make the static tier from the bundled all-MiniLM-L6-v2 (offline; 1-3 minutes on 2 cores)."""
-    from diffscan.models import STATIC_NAME, distill_static_model, models_dir
+    from diffscan.encoder.models import STATIC_NAME, distill_static_model, models_dir
 
     start = time.perf_counter()
     out = distill_static_model(models_dir() / STATIC_NAME if dims == 256 else models_dir() / f"static-minilm-{dims}",
@@ -177,8 +183,12 @@ def competitors(
     map_: list[str] = typer.Option([], "--map", help="Column mapping for --queries, as for build."),
 ) -> None:
     """Who competes with this listing? Ranked twins and substitutes with why they match."""
-    from diffscan import export
-    from diffscan.competitors import Filters, find_competitors, find_competitors_batch
+    from diffscan.analyses.competitors import (
+        Filters,
+        find_competitors,
+        find_competitors_batch,
+    )
+    from diffscan.present import export
 
     given = sum(x is not None for x in (text, listing_id, queries))
     if given != 1:
@@ -188,7 +198,8 @@ def competitors(
     idx = _open_index(index)
     filters = Filters(category=category, min_price=min_price, max_price=max_price, exclude_brands=tuple(exclude_brand))
     if queries is not None:
-        from diffscan.catalog import load_catalog, parse_mapping
+        from diffscan.catalog.mapping import parse_mapping
+        from diffscan.catalog.table import load_catalog
 
         loaded = load_catalog(queries, parse_mapping(map_) if map_ else None)
         err.print(loaded.report.summary())
@@ -217,7 +228,7 @@ def competitors(
 
 def _niches_help() -> str:
     """The `niches` help, with the opportunity formula (the same text as the JSON export and docs/niches.md)."""
-    from diffscan.niches import OPPORTUNITY_FORMULA
+    from diffscan.analyses.niches import OPPORTUNITY_FORMULA
 
     return (
         "Where is there room to stand out? Niches with demand and few distinct offers, ranked.\n\n"
@@ -270,8 +281,8 @@ def niches(
     min_demand: Optional[float] = typer.Option(None, help="Only niches whose demand figure (median reviews, sales or rating per listing) is at least this."),
     export_to: Optional[Path] = typer.Option(None, "--export", "-e", help="Write the shortlist to FILE.csv, FILE.json or FILE.md."),
 ) -> None:
-    from diffscan import export
-    from diffscan.niches import find_niches, niches_document, niches_frame
+    from diffscan.analyses.niches import find_niches, niches_document, niches_frame
+    from diffscan.present import export
 
     suffix = export_to.suffix.lower() if export_to is not None else None
     if suffix not in (None, ".csv", ".json", ".md"):
@@ -314,8 +325,8 @@ def differentiate(
     state; table stakes are stated by at least 60% of them. Score = 100 x (0.60 distance + 0.25 unique
     share + 0.15 no near-duplicates), see docs/niches.md.
     """
-    from diffscan import export
-    from diffscan.differentiation import differentiate as run
+    from diffscan.analyses.differentiation import differentiate as run
+    from diffscan.present import export
 
     if (text is None) == (listing_id is None):
         raise QueryError("Give exactly one of: a TEXT argument or --id ID.")
@@ -386,7 +397,7 @@ def app_command(
 
 def _saturation_help() -> str:
     """The `saturation` help, with the score's formula (the same text as docs/saturation.md)."""
-    from diffscan.landscape import SATURATION_FORMULA
+    from diffscan.analyses.landscape import SATURATION_FORMULA
 
     return (
         "Where is the market crowded? Categories ranked by saturation score, with their clusters.\n\n"
@@ -428,8 +439,10 @@ def saturation(
     clusters_out: Optional[Path] = typer.Option(None, "--clusters-out", help="Write one row per listing (listing_id, category, cluster_id, cluster_label, near_duplicate_group) to FILE.csv."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the table (as CSV), json or csv to this file instead of the screen."),
 ) -> None:
-    from diffscan import export
-    from diffscan.landscape import SATURATION_FORMULA, analyze_landscape, landscape_map, write_map
+    from diffscan.analyses.landscape import SATURATION_FORMULA, analyze_landscape
+    from diffscan.analyses.projection import landscape_map
+    from diffscan.present import export
+    from diffscan.present.figures import write_map
 
     if fmt not in ("table", "json", "csv"):
         raise QueryError(f"Unknown --format '{fmt}': use table, json or csv.")
@@ -479,7 +492,7 @@ def demo(
     if not DEMO_CATALOG.exists():
         raise DiffscanError(f"The demo catalog {DEMO_CATALOG} is missing: regenerate it with `python -m diffscan.democorpus {DEMO_CATALOG}`.")
     idx = run_build(DEMO_CATALOG, out, None, [], 300)
-    from diffscan.competitors import find_competitors
+    from diffscan.analyses.competitors import find_competitors
 
     console.print(_competitor_table(find_competitors(idx, query, k=8)))
     console.print(f"Next: `diffscan competitors \"...\" --index {out}` or `streamlit run app.py`.")

@@ -22,7 +22,7 @@ def datasets_dir() -> Path:
 @pytest.fixture(scope="session")
 def demo_index(tmp_path_factory):
     """An index of the bundled demo corpus, built once per test session (embeddings are cached)."""
-    from diffscan.index import build_index
+    from diffscan.index.build import build_index
 
     out = tmp_path_factory.mktemp("demo") / "index"
     index, _report, _stats = build_index(DEMO_CATALOG, out)

@@ -10,11 +10,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffscan.ann import ANN_FILE, AnnBuilder, AnnIndex, AnnParams, ann_threshold, recall_at_k
-from diffscan.competitors import Filters, find_competitors
+from diffscan.analyses.competitors import Filters, find_competitors
+from diffscan.core.ann import (
+    ANN_FILE,
+    AnnBuilder,
+    AnnIndex,
+    AnnParams,
+    ann_threshold,
+    recall_at_k,
+)
+from diffscan.core.lexical import (
+    lexical_candidates,
+    lexical_matrix,
+    lexical_query,
+    row_dots,
+)
 from diffscan.errors import IndexFormatError
-from diffscan.index import build_index, load_index
-from diffscan.lexical import lexical_candidates, lexical_matrix, lexical_query, row_dots
+from diffscan.index.build import build_index
+from diffscan.index.store import load_index
 
 PRODUCTS = ["ceramic coffee mug", "insulated water bottle", "yoga mat", "bluetooth speaker", "usb-c charger",
             "led desk lamp", "wireless mouse", "running shoes", "cotton t-shirt", "chef knife", "cutting board",

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from diffscan.competitors import Competitor, CompetitorResult
+from diffscan.analyses.competitors import Competitor, CompetitorResult
 from diffscan.errors import CatalogError
 from diffscan.ui import catalog as catalog_page
 from diffscan.ui import competitors as competitors_page
@@ -271,7 +271,7 @@ def test_upload_map_build_report_and_switch(app_env):
 
 
 def test_switch_between_indexes(app_env, tmp_path):
-    from diffscan.index import build_index
+    from diffscan.index.build import build_index
 
     catalog = tmp_path / "tea.csv"
     catalog.write_bytes(GOOD_CSV)
@@ -415,15 +415,15 @@ def test_niche_downloads_carry_the_shortlist(app_env):
 
 
 def test_landscape_is_computed_once_across_pages_and_reruns(demo_index, monkeypatch, tmp_path):
-    import diffscan.landscape
+    import diffscan.analyses.landscape
 
     copy = tmp_path / "copy"
     shutil.copytree(demo_index.path, copy)
     monkeypatch.setenv("DIFFSCAN_INDEX", str(copy))
     monkeypatch.chdir(tmp_path)
     calls = []
-    real = diffscan.landscape.analyze_landscape
-    monkeypatch.setattr(diffscan.landscape, "analyze_landscape", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    real = diffscan.analyses.landscape.analyze_landscape
+    monkeypatch.setattr(diffscan.analyses.landscape, "analyze_landscape", lambda *a, **kw: calls.append(1) or real(*a, **kw))
     at = open_app("saturation")
     at.run()
     at.switch_page("diffscan/ui/pages/niches.py").run()

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from diffscan.attributes import attribute_keys, attributes_of, cjk_words, describe, extract_attributes
+from diffscan.core.attributes import (
+    attribute_keys,
+    attributes_of,
+    cjk_words,
+    describe,
+    extract_attributes,
+)
 
 
 def keys(text: str) -> set[str]:

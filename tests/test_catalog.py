@@ -10,18 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from diffscan.catalog import (
-    CANONICAL_FIELDS,
-    LoadReport,
-    clean_text,
-    detect_mapping,
-    load_catalog,
-    parse_count,
-    parse_mapping,
-    parse_price,
-    parse_rating,
-    read_table,
-)
+from diffscan.catalog.cleaning import clean_text
+from diffscan.catalog.mapping import CANONICAL_FIELDS, detect_mapping, parse_mapping
+from diffscan.catalog.readers import read_table
+from diffscan.catalog.report import LoadReport
+from diffscan.catalog.table import load_catalog
+from diffscan.catalog.values import parse_count, parse_price, parse_rating
 from diffscan.errors import CatalogError, MappingError
 
 ROWS = [

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from diffscan.competitors import Filters, Weights, find_competitors, find_competitors_batch
+from diffscan.analyses.competitors import (
+    Filters,
+    Weights,
+    find_competitors,
+    find_competitors_batch,
+)
+from diffscan.core.text import model_codes, phrases, tokens
 from diffscan.errors import QueryError
-from diffscan.text import model_codes, phrases, tokens
 
 
 def test_water_bottle_query_finds_water_bottles(demo_index):

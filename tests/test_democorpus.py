@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from diffscan.democorpus import (
+from diffscan.catalog.demo import (
     COLUMNS,
     CROWDED_LEAVES,
     SPARSE_LEAVES,

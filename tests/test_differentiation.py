@@ -7,18 +7,18 @@ import json
 import pandas as pd
 import pytest
 
-from diffscan import export
-from diffscan.attributes import attribute_keys
-from diffscan.differentiation import (
+from diffscan.analyses.differentiation import (
     TABLE_STAKES_MIN_SHARE,
     USP_MAX_SHARE,
     differentiate,
     differentiation_score,
-    display,
 )
+from diffscan.analyses.usps import display
+from diffscan.core.attributes import attribute_keys
+from diffscan.core.text import listing_text, phrases
 from diffscan.errors import QueryError
-from diffscan.index import build_index
-from diffscan.text import listing_text, phrases
+from diffscan.index.build import build_index
+from diffscan.present import export
 
 BOTTLES = [
     # id, title, reviews
@@ -124,8 +124,8 @@ def test_white_space_comes_from_the_listings_market(demo_index):
 def test_white_space_does_not_suggest_a_word_the_listing_already_says():
     from collections import Counter
 
-    from diffscan.attributes import attributes_of
-    from diffscan.differentiation import _white_space, stated
+    from diffscan.analyses.differentiation import _white_space, stated
+    from diffscan.core.attributes import attributes_of
 
     tea = stated("Organic Green Tea 100 bags, Tulsi", title="Organic Green Tea 100 bags, Tulsi")
     further = attributes_of(["Tea Caddy - Green, Cotton Bags"])
@@ -137,7 +137,7 @@ def test_white_space_does_not_suggest_a_word_the_listing_already_says():
 def test_a_phrase_of_distinctive_words_is_one_usp_and_a_common_word_is_left_out():
     from collections import Counter
 
-    from diffscan.differentiation import pick_usps
+    from diffscan.analyses.usps import pick_usps
 
     listing = ["advent", "calendar", "advent calendar", "lego", "lego advent", "lego advent calendar",
                "bamboo", "lid", "bamboo lid"]

@@ -11,7 +11,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is the optional extra: pip install -e '.[distributed]'")
 
-from diffscan.index import build_index  # noqa: E402
+from diffscan.index.build import build_index
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffscan.encoder import EmbeddingCache, load_encoder
+from diffscan.encoder.cache import EmbeddingCache
+from diffscan.encoder.local import load_encoder
 from diffscan.errors import IndexFormatError, ModelError
-from diffscan.index import build_index, load_index
+from diffscan.index.build import build_index
+from diffscan.index.store import load_index
 
 
 def _catalog(path, n=40, edit=None):

@@ -11,11 +11,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from diffscan import clusters as cl
-from diffscan.democorpus import CROWDED_LEAVES, SPARSE_LEAVES
-from diffscan.errors import QueryError
-from diffscan.index import Index
-from diffscan.landscape import (
+from diffscan.analyses import clusters as cl
+from diffscan.analyses.landscape import (
     ALL,
     SINGLETONS,
     analyze_landscape,
@@ -30,7 +27,10 @@ from diffscan.landscape import (
     saturation_parts,
     saturation_score,
 )
-from diffscan.lexical import lexical_matrix
+from diffscan.catalog.demo import CROWDED_LEAVES, SPARSE_LEAVES
+from diffscan.core.lexical import lexical_matrix
+from diffscan.errors import QueryError
+from diffscan.index.store import Index
 
 ASSIGNMENT_COLUMNS = ["listing_id", "category", "cluster_id", "cluster_label", "near_duplicate_group", "is_singleton"]
 CATEGORY_COLUMNS = ["category", "listings", "distinct_offers", "near_duplicate_share", "mean_knn_similarity",

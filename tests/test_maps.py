@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from diffscan.analyses.landscape import analyze_landscape
+from diffscan.analyses.projection import landscape_map, project, saturation_chart
 from diffscan.errors import QueryError
-from diffscan.landscape import analyze_landscape, landscape_map, write_map
-from diffscan.maps import project, saturation_chart
+from diffscan.present.figures import write_map
 
 MAP_COLUMNS = ["x", "y", "listing_id", "title", "category", "cluster_id", "cluster_label", "crowding"]
 

@@ -14,9 +14,16 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from diffscan.encoder import load_encoder, resolve_model
+from diffscan.encoder.local import load_encoder, resolve_model
+from diffscan.encoder.models import (
+    STATIC_NAME,
+    distill_static_model,
+    is_model_folder,
+    list_models,
+    models_dir,
+    static_model_path,
+)
 from diffscan.errors import ModelError
-from diffscan.models import STATIC_NAME, distill_static_model, is_model_folder, list_models, models_dir, static_model_path
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +69,8 @@ def test_static_spec_resolves_through_models_dir(tiny_static, tmp_path, monkeypa
 
 
 def test_index_built_with_static_model_answers_queries(tiny_static, tmp_path, monkeypatch):
-    from diffscan.competitors import find_competitors
-    from diffscan.index import build_index
+    from diffscan.analyses.competitors import find_competitors
+    from diffscan.index.build import build_index
 
     monkeypatch.setenv("DIFFSCAN_MODELS", str(tmp_path / "models"))
     shutil.copytree(tiny_static, tmp_path / "models" / STATIC_NAME)

@@ -11,11 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffscan import export
-from diffscan.attributes import attribute_keys
-from diffscan.differentiation import USP_MAX_SHARE
-from diffscan.index import build_index
-from diffscan.niches import (
+from diffscan.analyses.differentiation import USP_MAX_SHARE
+from diffscan.analyses.niches import (
     OPPORTUNITY_FORMULA,
     ROOM_WEIGHTS,
     SCHEMA,
@@ -24,7 +21,10 @@ from diffscan.niches import (
     niches_document,
     niches_frame,
 )
-from diffscan.text import listing_text, phrases
+from diffscan.core.attributes import attribute_keys
+from diffscan.core.text import listing_text, phrases
+from diffscan.index.build import build_index
+from diffscan.present import export
 
 HYPERLINK = '=HYPERLINK("http://evil.example","click")'
 
@@ -156,7 +156,7 @@ def test_dominating_niches_counts_disjoint_niches_with_more_demand_and_no_more_o
 
 
 def test_unrated_listings_lower_a_rating_niche_as_zero_reviews_lower_a_review_niche():
-    from diffscan.niches import _make_demand, demand_component
+    from diffscan.analyses.niches import _make_demand, demand_component
     catalog = np.array([5.0, 4.5, 4.0, 4.0, 3.5, np.nan, np.nan, np.nan, 5.0, 4.2])  # 7 of 10 rated
     ratings = _make_demand("rating", catalog)
     rated, half_rated = demand_component(np.array([5.0, 5.0, 5.0]), ratings), demand_component(np.array([5.0, 5.0, np.nan]), ratings)
@@ -223,7 +223,7 @@ def test_attribute_niches_are_narrow_and_named_by_their_attributes(market, found
 
 
 def _describe(key):
-    from diffscan.attributes import describe
+    from diffscan.core.attributes import describe
 
     return describe(key)
 
@@ -406,8 +406,8 @@ def test_cli_niches_refuses_an_unknown_export_format(demo_index, tmp_path):
 
 
 def test_positioning_does_not_repeat_a_usp_inside_a_longer_one():
-    from diffscan.differentiation import Point
-    from diffscan.niches import positioning
+    from diffscan.analyses.differentiation import Point
+    from diffscan.analyses.niches import positioning
 
     usps = [Point("natural", "material:natural", "material", 0.0, 0),
             Point("natural rubber", "material:natural rubber", "material", 0.0, 0)]
@@ -418,9 +418,9 @@ def test_positioning_does_not_repeat_a_usp_inside_a_longer_one():
 
 
 def test_positioning_of_a_niche_without_a_category_starts_with_its_name():
-    from diffscan.differentiation import Point
-    from diffscan.landscape import NO_CATEGORY
-    from diffscan.niches import positioning
+    from diffscan.analyses.differentiation import Point
+    from diffscan.analyses.landscape import NO_CATEGORY
+    from diffscan.analyses.niches import positioning
 
     usps = [Point("catwoman", "phrase:catwoman", "phrase", 0.0, 0)]
     line = positioning("speed chase, catcycle city", NO_CATEGORY, usps, 2, 2, "median 75 reviews per listing",

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from diffscan.catalog import load_catalog
-from diffscan.index import build_index
-from diffscan.streaming import can_stream, iter_catalog
-from diffscan.writer import NPY_HEADER_BYTES, _npy_header
+from diffscan.catalog.chunks import can_stream, iter_catalog
+from diffscan.catalog.table import load_catalog
+from diffscan.index.build import build_index
+from diffscan.index.writer import NPY_HEADER_BYTES, _npy_header
 
 
 def catalog_rows(n: int = 45) -> list[dict]:

@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from diffscan.competitors import find_competitors
-from diffscan.encoder import Encoder
+from diffscan.analyses.competitors import find_competitors
+from diffscan.encoder.local import Encoder
 from diffscan.errors import IndexFormatError, ModelError
-from diffscan.index import build_index, load_index
+from diffscan.index.build import build_index
+from diffscan.index.store import load_index
 
 
 def rows(n: int = 30) -> list[dict]:
@@ -90,7 +91,7 @@ def test_update_keeps_the_model_and_refuses_another(tmp_path):
     build_index(first, tmp_path / "idx", mapping=MAPPING)
     import shutil
 
-    from diffscan.encoder import load_encoder
+    from diffscan.encoder.local import load_encoder
 
     other = tmp_path / "other-model"
     shutil.copytree(load_encoder().path, other)

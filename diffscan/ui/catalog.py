@@ -11,7 +11,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from diffscan.catalog import CANONICAL_FIELDS, LoadReport, detect_mapping, read_table
+from diffscan.catalog.mapping import CANONICAL_FIELDS, detect_mapping
+from diffscan.catalog.readers import read_table
+from diffscan.catalog.report import LoadReport
 from diffscan.errors import CatalogError
 from diffscan.ui import state
 from diffscan.ui.common import guarded, slug, stage_progress

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from diffscan import export
-from diffscan.competitors import DEFAULT_WEIGHTS, CompetitorResult
+from diffscan.analyses.competitors import DEFAULT_WEIGHTS, CompetitorResult
+from diffscan.present import export
 from diffscan.ui import state
 from diffscan.ui.common import Download, download_buttons, guarded, plain
 
@@ -240,7 +240,11 @@ def _show_competitors(path: str, key: str, query: Query, k: int, filters: tuple)
 
 def _show_differentiation(path: str, key: str, query: Query) -> None:
     """Differentiation score and its parts, table stakes vs USPs side by side, and suggestions."""
-    from diffscan.differentiation import SCORE_WEIGHTS, TABLE_STAKES_MIN_SHARE, USP_MAX_SHARE
+    from diffscan.analyses.differentiation import (
+        SCORE_WEIGHTS,
+        TABLE_STAKES_MIN_SHARE,
+        USP_MAX_SHARE,
+    )
 
     diff = guarded(state.differentiation_of, path, key, query.text, query.listing_id, DIFFERENTIATION_K)
     if diff is None:

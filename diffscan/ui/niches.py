@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from diffscan import export
+from diffscan.present import export
 from diffscan.ui import state
 from diffscan.ui.common import Download, download_buttons, guarded, plain
 from diffscan.ui.competitors import points_frame
@@ -27,7 +27,7 @@ def niche_downloads(niches: list, index, query: dict) -> list[Download]:
 
     The same files as `diffscan niches --export FILE.csv|.json|.md`.
     """
-    from diffscan.niches import niches_document, niches_frame
+    from diffscan.analyses.niches import niches_document, niches_frame
 
     document = niches_document(niches, index, **query)
     return [
@@ -92,7 +92,7 @@ def render() -> None:
 
 def _controls(path: str, key: str) -> tuple[int, str | None, float | None]:
     """How many niches, in which category, with at least how much demand."""
-    from diffscan.niches import OPPORTUNITY_FORMULA
+    from diffscan.analyses.niches import OPPORTUNITY_FORMULA
 
     c1, c2, c3 = st.columns([1, 3, 1])
     top = c1.number_input("How many", min_value=1, max_value=200, value=20, step=5, key="niche_top")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from diffscan import export
+from diffscan.present import export
 from diffscan.ui import state
 from diffscan.ui.common import Download, download_buttons, guarded, plain
 
@@ -97,7 +97,7 @@ def saturation_bars(landscape):
     """Horizontal bars of the most saturated categories (red: crowded), from `maps.saturation_chart`."""
     import plotly.graph_objects as go
 
-    from diffscan.maps import saturation_chart
+    from diffscan.analyses.projection import saturation_chart
 
     chart = saturation_chart(landscape)
     fig = go.Figure(go.Bar(
@@ -166,7 +166,7 @@ def _map_section(path: str, key: str, level: int | None) -> None:
 
 def _categories_section(landscape) -> None:
     """The ranked category table; selecting a row drills into that category."""
-    from diffscan.landscape import SATURATION_FORMULA
+    from diffscan.analyses.landscape import SATURATION_FORMULA
 
     table = categories_frame(landscape)
     st.subheader("Categories by saturation")

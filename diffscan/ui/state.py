@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from diffscan.competitors import CompetitorResult, Filters, find_competitors
+from diffscan.analyses.competitors import CompetitorResult, Filters, find_competitors
 from diffscan.errors import DiffscanError
-from diffscan.index import Index, load_index
+from diffscan.index.store import Index, load_index
 
 APP_DIR = Path(".diffscan")
 DEMO_INDEX = APP_DIR / "demo"
@@ -132,7 +132,7 @@ def active_path(startup: Startup | None = None) -> str:
 def build_with_lock(catalog: str | Path, out: str | Path, *, mapping: dict[str, str] | None = None,
                     progress: StageProgress | None = None):
     """`build_index` serialized across sessions (see BUILD_LOCK); returns (Index, LoadReport, stats)."""
-    from diffscan.index import build_index
+    from diffscan.index.build import build_index
 
     with BUILD_LOCK:
         return build_index(catalog, out, mapping=mapping, progress=progress)
@@ -180,7 +180,7 @@ def warm_encoder(path: str | Path) -> None:
 
 def _load_quietly(spec: str) -> None:
     """Load a model into the encoder module's per-process cache; errors surface later, in the page."""
-    from diffscan.encoder import load_encoder
+    from diffscan.encoder.local import load_encoder
 
     try:
         load_encoder(spec)
@@ -242,7 +242,7 @@ def competitors_of(
 @st.cache_data(max_entries=512, show_spinner=False)
 def differentiation_of(path: str, key: str, text: str | None, listing_id: str | None, k: int = 20):
     """`differentiate` for one query (score, table stakes, USPs, suggestions)."""
-    from diffscan.differentiation import differentiate
+    from diffscan.analyses.differentiation import differentiate
 
     index = _cached_index(path, key)
     return differentiate(index, text, listing_id=listing_id, k=k, encoder=encoder_for(index) if text else None)
@@ -354,7 +354,7 @@ def _start(job_key: tuple, fn: Callable, args: tuple) -> _Job:
 @st.cache_data(max_entries=4, show_spinner="Analyzing the market…")
 def landscape_of(path: str, key: str, level: int | None = None, _progress: StageProgress | None = None):
     """`analyze_landscape` (clusters, near-duplicate groups, category saturation) at a category level."""
-    from diffscan.landscape import analyze_landscape
+    from diffscan.analyses.landscape import analyze_landscape
 
     return analyze_landscape(_cached_index(path, key), level, progress=_progress)
 
@@ -363,7 +363,7 @@ def landscape_of(path: str, key: str, level: int | None = None, _progress: Stage
 def landscape_map_of(path: str, key: str, level: int | None, color_by: str,
                      _progress: StageProgress | None = None) -> pd.DataFrame:
     """`landscape_map` points (x, y, title, category, cluster, crowding) for the scatter."""
-    from diffscan.landscape import landscape_map
+    from diffscan.analyses.projection import landscape_map
 
     index = _cached_index(path, key)
     return landscape_map(index, landscape_of(path, key, level), color_by=color_by)
@@ -373,7 +373,7 @@ def landscape_map_of(path: str, key: str, level: int | None, color_by: str,
 def niches_of(path: str, key: str, top: int, category: str | None, min_demand: float | None,
               _progress: StageProgress | None = None) -> list:
     """`find_niches` over the landscape at the default level."""
-    from diffscan.niches import find_niches
+    from diffscan.analyses.niches import find_niches
 
     landscape = landscape_of(path, key, None, _progress=_progress)  # a cache hit when the map page ran
     return find_niches(_cached_index(path, key), landscape, top=top, category=category, min_demand=min_demand,

@@ -10,7 +10,6 @@ temporary folder that is swapped into place at the end: a crash leaves the previ
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,13 +19,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from diffscan.ann import ANN_FILE, AnnBuilder, AnnParams, ann_threshold
+from diffscan.core.ann import ANN_FILE, AnnBuilder, AnnParams, ann_threshold
+from diffscan.core.lexical import (
+    N_FEATURES,
+    CsrNpzWriter,
+    idf_from_df,
+    index_dtype_for,
+    weigh_rows,
+)
 from diffscan.errors import IndexFormatError
-from diffscan.lexical import N_FEATURES, CsrNpzWriter, idf_from_df, index_dtype_for, weigh_rows
+from diffscan.index.store import CORE_FILES, MANIFEST, POSTINGS_FILE, load_index, sha256
 
-MANIFEST = "manifest.json"
-CORE_FILES = ("listings.parquet", "vectors.npy", "lexical.npz", "idf.npy")
-POSTINGS_FILE = "postings.npz"
 NPY_HEADER_BYTES = 128  # vectors.npy's header is reserved up front and written once the row count is known
 _ROWS_PER_WEIGH = 16_384  # ~2M values: the float64 temporaries of weighing stay ~100 MB
 _ROWS_PER_POSTINGS_PASS = 16_384
@@ -40,14 +43,6 @@ def _read(path: Path, dtype, start: int, stop: int) -> np.ndarray:
         return np.zeros(0, dtype=dtype)
     return np.fromfile(path, dtype=dtype, count=stop - start, offset=start * dtype.itemsize)
 
-
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read 1 MB at a time."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _npy_header(shape: tuple[int, ...], dtype=np.float32) -> bytes:
@@ -252,7 +247,6 @@ class IndexWriter:
 
     def finish(self, manifest: dict):
         """Write the lexical matrix, idf, ANN graph, postings and manifest; swap the folder into place."""
-        from diffscan.index import load_index
 
         if self.n == 0:
             raise IndexFormatError(f"No listings to write into '{self.out}'.")

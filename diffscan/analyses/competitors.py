@@ -9,33 +9,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from rapidfuzz import fuzz
 
+from diffscan.core.lexical import row_dots
+from diffscan.core.similarity import is_near_duplicate, top_rows
+from diffscan.core.text import listing_text, maximal, model_codes, phrases
 from diffscan.errors import QueryError
-from diffscan.index import Index, top_rows
-from diffscan.lexical import row_dots
-from diffscan.text import listing_text, maximal, model_codes, phrases
+from diffscan.index.store import Index
 
 if TYPE_CHECKING:
     import pandas as pd
-
-# Near-duplicate: a shopper could not tell the two apart from the text. Either the meaning is
-# nearly identical or the titles are the same words with trivial edits.
-NEAR_DUPLICATE_COSINE = 0.95
-NEAR_DUPLICATE_TITLE_RATIO = 92.0
-# Same words in the title up to a few extra attributes (a size, a colour), and the same meaning.
-NEAR_DUPLICATE_TITLE_SET_RATIO = 90.0
-NEAR_DUPLICATE_SET_MIN_COSINE = 0.80
-
-
-def is_near_duplicate(semantic: float, title_a: str, title_b: str) -> bool:
-    """Whether a shopper could not tell two listings apart from their text."""
-    if semantic >= NEAR_DUPLICATE_COSINE:
-        return True
-    if fuzz.token_sort_ratio(title_a, title_b, processor=str.lower) >= NEAR_DUPLICATE_TITLE_RATIO:
-        return True
-    return semantic >= NEAR_DUPLICATE_SET_MIN_COSINE and (
-        fuzz.token_set_ratio(title_a, title_b, processor=str.lower) >= NEAR_DUPLICATE_TITLE_SET_RATIO
-    )
-
 
 @dataclass(frozen=True)
 class Weights:

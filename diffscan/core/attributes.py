@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from diffscan.text import normalize
+from diffscan.core.text import normalize
 
 KINDS = ("material", "size", "quantity", "colour", "audience", "use", "feature")
 

@@ -26,8 +26,26 @@ from pathlib import Path
 
 import pandas as pd
 
-from diffscan import catalog as cat
-from diffscan.catalog import LoadReport, SkippedRow, load_catalog
+from diffscan.catalog.mapping import resolve_mapping
+from diffscan.catalog.readers import (
+    as_text_frame,
+    clean_header,
+    parse_jsonl_line,
+    parser_error_message,
+    read_raw,
+    records_frame,
+    unique_names,
+)
+from diffscan.catalog.report import LoadReport, SkippedRow
+from diffscan.catalog.sniff import (
+    detect_encoding,
+    format_from_name,
+    guess_delimiter,
+    guess_legacy_encoding,
+    sniff_binary_format,
+    sniff_text_format,
+)
+from diffscan.catalog.table import Notes, canonical_table, load_catalog, skips
 from diffscan.errors import CatalogError
 
 DEFAULT_CHUNK_ROWS = 50_000
@@ -71,8 +89,8 @@ def _decodes_fully(path: Path, encoding: str) -> bool:
 
 def _encoding(path: Path, head: bytes, fmt: str) -> str:
     """catalog's choice on the head, confirmed on the whole file (else cp1252, else latin-1)."""
-    first = cat._detect_encoding(head, path, fmt)
-    for candidate in dict.fromkeys([first, cat._guess_legacy_encoding(head) or "cp1252", "cp1252"]):
+    first = detect_encoding(head, path, fmt)
+    for candidate in dict.fromkeys([first, guess_legacy_encoding(head) or "cp1252", "cp1252"]):
         if candidate and _decodes_fully(path, candidate):
             return candidate
     return "latin-1"
@@ -82,14 +100,14 @@ def can_stream(path: str | PathLike) -> bool:
     """Whether the file's format is read incrementally (CSV, TSV, JSON Lines, Parquet)."""
     path = Path(path)
     try:
-        fmt = cat._format_from_name(path)
+        fmt = format_from_name(path)
     except CatalogError:
         return False
     if fmt is None:
         head = _head(path) if path.is_file() else b""
-        if cat._sniff_binary_format(head):
-            return cat._sniff_binary_format(head) == "parquet"
-        fmt = cat._sniff_text_format(head[:65536].decode("utf-8", errors="replace"))
+        if sniff_binary_format(head):
+            return sniff_binary_format(head) == "parquet"
+        fmt = sniff_text_format(head[:65536].decode("utf-8", errors="replace"))
         return fmt in (None, "jsonl")
     if fmt == "parquet":
         with open(path, "rb") as f:
@@ -123,7 +141,7 @@ class CatalogChunks:
             yield from self._whole_file()
             return
         head = _head(path)
-        fmt = cat._format_from_name(path) or cat._sniff_binary_format(head)
+        fmt = format_from_name(path) or sniff_binary_format(head)
         if fmt == "parquet":
             yield from self._parquet_chunks()
             return
@@ -131,17 +149,17 @@ class CatalogChunks:
         sample = head[:65536].decode(self.encoding, errors="replace").lstrip("\ufeff")
         if not sample.strip():
             load_catalog(path, self.mapping)  # raises the empty-file CatalogError
-        fmt = fmt or cat._sniff_text_format(sample)
+        fmt = fmt or sniff_text_format(sample)
         if fmt == "jsonl":
             yield from self._jsonl_chunks()
             return
-        delimiter = "\t" if fmt == "tsv" else cat._guess_delimiter(sample, sniff=fmt is None)
+        delimiter = "\t" if fmt == "tsv" else guess_delimiter(sample, sniff=fmt is None)
         self.format = "tsv" if delimiter == "\t" else "csv"
         yield from self._delimited_chunks(delimiter)
 
     def _whole_file(self) -> Iterator[tuple[pd.DataFrame, list[tuple[int, str]]]]:
         """Formats that cannot stream: load with catalog, then hand out chunks of the raw table."""
-        raw = cat._read_raw(self.path)
+        raw = read_raw(self.path)
         self.format, self.encoding = raw.format, raw.encoding
         frame = raw.frame
         for start in range(0, max(len(frame), 1), self.chunk_rows):
@@ -180,7 +198,7 @@ class CatalogChunks:
         except pd.errors.EmptyDataError as exc:
             raise CatalogError(f"{self.path} is empty (only blank lines); export the catalog again.") from exc
         except (pd.errors.ParserError, ValueError, UnicodeError) as exc:
-            raise CatalogError(cat._parser_error_message(self.path, str(exc))) from exc
+            raise CatalogError(parser_error_message(self.path, str(exc))) from exc
 
     def _jsonl_chunks(self) -> Iterator[tuple[pd.DataFrame, list[tuple[int, str]]]]:
         self.format = "jsonl"
@@ -193,17 +211,17 @@ class CatalogChunks:
                     line = line.lstrip("\ufeff")
                 if not line.strip():
                     continue
-                record = cat.parse_jsonl_line(line)
+                record = parse_jsonl_line(line)
                 if isinstance(record, str):
                     bad.append((number, record))
                     continue
                 records.append(record)
                 rows.append(number)
                 if len(records) == self.chunk_rows:
-                    yield cat._records_frame(records, rows), bad
+                    yield records_frame(records, rows), bad
                     records, rows, bad = [], [], []
         if records or bad:
-            yield cat._records_frame(records, rows), bad
+            yield records_frame(records, rows), bad
 
     def _parquet_chunks(self) -> Iterator[tuple[pd.DataFrame, list[tuple[int, str]]]]:
         import pyarrow.parquet as pq
@@ -216,7 +234,7 @@ class CatalogChunks:
                 frame = batch.to_pandas()
                 if any(name is not None for name in frame.index.names):
                     frame = frame.reset_index()
-                frame = cat._as_text_frame(frame, first_row=first_row)
+                frame = as_text_frame(frame, first_row=first_row)
                 first_row += len(frame)
                 yield frame, []
         except (OSError, ValueError) as exc:
@@ -236,10 +254,10 @@ class CatalogChunks:
             rows_read += len(frame) + len(bad)
             if frame.empty and not len(frame.columns):
                 continue
-            frame.columns = cat._unique_names([cat._clean_header(c) for c in frame.columns])
+            frame.columns = unique_names([clean_header(c) for c in frame.columns])
             if sources is None:
                 columns = list(frame.columns)
-                sources = cat._resolve_mapping(columns, self.mapping, str(self.path))
+                sources = resolve_mapping(columns, self.mapping, str(self.path))
                 if "title" not in sources:
                     raise CatalogError(
                         f"{self.path} has no title column (columns found: {', '.join(columns)}); "
@@ -249,9 +267,9 @@ class CatalogChunks:
                 if column not in frame.columns:
                     frame[column] = ""
             frame.index.name = "row"
-            notes = cat._Notes()
-            table = cat._canonical_table(frame, sources, notes, self.category_separator, self.max_description_chars)
-            reasons = cat._skips(frame, table["title"], table["listing_id"])
+            notes = Notes()
+            table = canonical_table(frame, sources, notes, self.category_separator, self.max_description_chars)
+            reasons = skips(frame, table["title"], table["listing_id"])
             earlier = table["listing_id"].map(first_row_of)  # NaN unless the id was kept in an earlier chunk
             repeat = (reasons == "") & earlier.notna()
             if repeat.any():

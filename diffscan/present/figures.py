@@ -1,10 +1,4 @@
-"""Saturation maps: a 2-D projection of the listings and a per-category saturation chart, as data and files.
-
-Projection: PCA to 50 dimensions, then t-SNE (scikit-learn, Barnes-Hut) on a sample of at most
-MAP_SAMPLE listings; every other listing is placed at the similarity-weighted mean of its nearest sampled
-listings. t-SNE keeps neighbourhoods (what a saturation map is about: tight blobs are crowded offers)
-and ships with scikit-learn; UMAP would be another dependency. Sampling keeps BigBasket's map in seconds.
-"""
+"""Pictures of a landscape: the saturation map and chart as offline HTML (plotly) or PNG (matplotlib)."""
 
 from __future__ import annotations
 
@@ -16,99 +10,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.decomposition import PCA
-from threadpoolctl import threadpool_limits
 
+from diffscan.analyses.projection import OTHER, saturation_chart
 from diffscan.errors import QueryError
 
 if TYPE_CHECKING:
-    from diffscan.index import Index
-    from diffscan.landscape import Landscape
-
-MAP_SAMPLE = 3000
-PCA_DIMENSIONS = 50
-TSNE_ITERATIONS = 500
-PLACE_NEIGHBOURS = 5
-SEED = 0
-COLOR_BY = ("category", "cluster")
-MAX_COLOURS = 20  # the biggest categories/clusters get a colour; the rest are grey "other"
-CHART_CATEGORIES = 30
-OTHER = "other"
-
-
-def project(vectors: np.ndarray, *, sample: int = MAP_SAMPLE, seed: int = SEED) -> np.ndarray:
-    """2-D coordinates of L2-normalized vectors: PCA then t-SNE on a sample, the rest placed by neighbours."""
-    from sklearn.manifold import TSNE
-
-    x = np.asarray(vectors, dtype=np.float32)
-    n = len(x)
-    if n < 5:  # too few for t-SNE: spread them on a line in PCA order
-        return np.column_stack([np.arange(n, dtype=float), np.zeros(n)])
-    rng = np.random.default_rng(seed)
-    chosen = np.sort(rng.choice(n, size=min(n, sample), replace=False))
-    d = min(PCA_DIMENSIONS, x.shape[1], len(chosen))
-    reduced = PCA(d, random_state=seed).fit_transform(x[chosen])
-    perplexity = float(min(30.0, (len(chosen) - 1) / 3))
-    tsne = TSNE(2, init="pca", perplexity=perplexity, max_iter=max(250, TSNE_ITERATIONS), random_state=seed)
-    out = np.zeros((n, 2), dtype=float)
-    # One OpenMP thread: on a shared 2-core machine more threads spin and run several times slower.
-    with threadpool_limits(1, user_api="openmp"):
-        out[chosen] = tsne.fit_transform(reduced)
-    rest = np.setdiff1d(np.arange(n), chosen)
-    if len(rest):
-        out[rest] = _place(x[rest], x[chosen], out[chosen], rng)
-    return out
-
-
-def _place(rest: np.ndarray, anchors: np.ndarray, anchor_xy: np.ndarray, rng) -> np.ndarray:
-    """Put each listing at the similarity-weighted mean of its nearest anchors, with a little jitter."""
-    k = min(PLACE_NEIGHBOURS, len(anchors))
-    out = np.zeros((len(rest), 2))
-    step = max(1, (1 << 22) // len(anchors))
-    spread = float(np.std(anchor_xy)) or 1.0
-    for start in range(0, len(rest), step):
-        sims = rest[start : start + step] @ anchors.T
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        w = np.clip(np.take_along_axis(sims, top, axis=1), 1e-3, None) ** 4
-        out[start : start + step] = np.einsum("ij,ijk->ik", w / w.sum(1, keepdims=True), anchor_xy[top])
-    return out + rng.normal(scale=0.01 * spread, size=out.shape)
-
-
-def _projection(index: Index) -> np.ndarray:
-    """The index's 2-D projection, computed once per loaded index (it does not depend on the landscape)."""
-    memo = index.__dict__.setdefault("_diffscan_memo", {})
-    if "map_xy" not in memo:
-        memo["map_xy"] = project(index.vectors)
-    return memo["map_xy"]
-
-
-def landscape_map(index: Index, landscape: Landscape, *, color_by: str = "category") -> pd.DataFrame:
-    """One row per listing: x, y, listing_id, title, category, cluster_id, cluster_label, crowding, colour.
-
-    `crowding` (0-100) is the listing's mean similarity to its nearest listings in its category;
-    `saturation_score` is its category's; `colour` is the category or cluster label used to colour the
-    point (the MAX_COLOURS biggest, the rest "other").
-    """
-    if color_by not in COLOR_BY:
-        raise QueryError(f"Unknown map colouring '{color_by}': use one of {', '.join(COLOR_BY)}.")
-    a = landscape.assignments
-    xy = _projection(index)
-    score = dict(zip(landscape.categories["category"], landscape.categories["saturation_score"]))
-    frame = pd.DataFrame({
-        "x": xy[:, 0],
-        "y": xy[:, 1],
-        "listing_id": a["listing_id"].to_numpy(),
-        "title": index.listings["title"].astype(str).to_numpy(),
-        "category": a["category"].to_numpy(),
-        "cluster_id": a["cluster_id"].to_numpy(),
-        "cluster_label": a["cluster_label"].to_numpy(),
-        "crowding": np.round(100 * np.nan_to_num(a["knn_similarity"].to_numpy(dtype=float), nan=0.0), 1),
-        "saturation_score": a["category"].map(score).to_numpy(dtype=float),
-    })
-    key = frame["category"] if color_by == "category" else frame["cluster_id"] + " " + frame["cluster_label"]
-    biggest = set(key.value_counts().index[:MAX_COLOURS])
-    frame["colour"] = key.where(key.isin(biggest), OTHER)
-    return frame
+    from diffscan.analyses.landscape import Landscape
 
 
 def write_map(map_frame: pd.DataFrame, landscape: Landscape, path: str | os.PathLike) -> Path:
@@ -124,12 +31,6 @@ def write_map(map_frame: pd.DataFrame, landscape: Landscape, path: str | os.Path
     else:
         _write_html(map_frame, landscape, path)
     return path
-
-
-def saturation_chart(landscape: Landscape, top: int = CHART_CATEGORIES) -> pd.DataFrame:
-    """The most saturated categories, for the bar chart: category, saturation_score, crowded, listings."""
-    cols = ["category", "saturation_score", "crowded", "listings", "rank"]
-    return landscape.categories[cols].head(top).iloc[::-1].reset_index(drop=True)
 
 
 def _order_colours(frame: pd.DataFrame) -> list[str]:
@@ -178,7 +79,7 @@ def _figures(frame: pd.DataFrame, landscape: Landscape):
 
 def _write_html(frame: pd.DataFrame, landscape: Landscape, path: Path) -> None:
     """One self-contained page (plotly.js inlined: it must open with no network)."""
-    from diffscan.landscape import SATURATION_FORMULA
+    from diffscan.analyses.landscape import SATURATION_FORMULA
 
     scatter, bars = _figures(frame, landscape)
     body = (

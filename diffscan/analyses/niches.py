@@ -24,13 +24,19 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from diffscan import clusters as cl
-from diffscan.attributes import describe
-from diffscan.catalog import parse_count
-from diffscan.differentiation import Point, count_keys, display, listing_attributes, listing_stated, pick_usps
-from diffscan.index import Index
+from diffscan.analyses import clusters as cl
+from diffscan.analyses.differentiation import (
+    Point,
+    count_keys,
+    listing_attributes,
+    listing_stated,
+)
+from diffscan.analyses.landscape import NO_CATEGORY, analyze_landscape, distinct_offers
+from diffscan.analyses.usps import display, pick_usps
+from diffscan.catalog.values import parse_count
+from diffscan.core.attributes import describe
 from diffscan.errors import QueryError
-from diffscan.landscape import NO_CATEGORY, analyze_landscape, distinct_offers
+from diffscan.index.store import Index
 
 SCHEMA = "diffscan.niches/1"
 OPPORTUNITY_FORMULA = (

@@ -16,12 +16,8 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.decomposition import PCA
 
-from diffscan.competitors import (
-    NEAR_DUPLICATE_COSINE,
-    NEAR_DUPLICATE_SET_MIN_COSINE,
-    is_near_duplicate,
-)
-from diffscan.text import phrases, tokens
+from diffscan.core.similarity import NEAR_DUPLICATE, is_near_duplicate
+from diffscan.core.text import phrases, tokens
 
 # Clusters: average-linkage agglomerative clustering on a combined similarity. Two listings' similarity
 # is 0.8 x semantic cosine + 0.2 x lexical (character n-gram) cosine; clusters merge while the mean
@@ -144,9 +140,9 @@ def near_duplicate_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (local row indices) of listings a shopper could not tell apart.
 
-    Candidates are each listing's nearest neighbours with cosine >= NEAR_DUPLICATE_SET_MIN_COSINE and the
+    Candidates are each listing's nearest neighbours with cosine >= NEAR_DUPLICATE.set_min_cosine and the
     next TITLE_WINDOW listings in the order of their sorted title words (catches reordered titles);
-    each candidate pair is judged by `competitors.is_near_duplicate`, so the thresholds are the same.
+    each candidate pair is judged by `core.similarity.is_near_duplicate`, so the thresholds are the same.
     """
     n = len(titles)
     if n < 2:
@@ -155,7 +151,7 @@ def near_duplicate_pairs(
     a = np.repeat(np.arange(n), k)
     b = neighbours.ravel()
     s = similarities.ravel()
-    keep = (b >= 0) & (s >= NEAR_DUPLICATE_SET_MIN_COSINE)
+    keep = (b >= 0) & (s >= NEAR_DUPLICATE.set_min_cosine)
     a, b = a[keep], b[keep]
     ta, tb = _title_window_pairs(titles)
     a, b = np.concatenate([a, ta]), np.concatenate([b, tb])
@@ -166,7 +162,7 @@ def near_duplicate_pairs(
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     x = np.asarray(vectors, dtype=np.float32)
     sem = np.einsum("ij,ij->i", x[pairs[:, 0]], x[pairs[:, 1]])
-    sure = sem >= NEAR_DUPLICATE_COSINE
+    sure = sem >= NEAR_DUPLICATE.cosine
     judged = np.array(
         [is_near_duplicate(float(sem[i]), titles[pairs[i, 0]], titles[pairs[i, 1]]) if not sure[i] else True
          for i in range(len(pairs))],

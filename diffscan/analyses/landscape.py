@@ -14,10 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from diffscan import clusters as cl
+from diffscan.analyses import clusters as cl
 from diffscan.errors import QueryError
-from diffscan.index import Index
-from diffscan.maps import landscape_map, saturation_chart, write_map  # re-exported: one place to import from
+from diffscan.index.store import Index
 
 __all__ = [
     "Landscape", "SATURATION_FORMULA", "analyze_landscape", "brand_concentration", "choose_level", "distinct_offers",
@@ -207,7 +206,7 @@ def label_flags(titles: Sequence[str], descriptions: Sequence[str], brands: Sequ
 
     Read from the title and description with `diffscan.attributes` (vocabularies and unit regexes).
     """
-    from diffscan.attributes import extract_attributes
+    from diffscan.core.attributes import extract_attributes
 
     seen: dict[str, set[str]] = {}
     rows = []

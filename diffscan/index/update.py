@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from diffscan.encoder import text_key
-from diffscan.index import Index
-from diffscan.lexical import unweigh
+from diffscan.core.lexical import unweigh
+from diffscan.encoder.cache import text_key
+from diffscan.index.store import Index
 
 
 @dataclass

@@ -58,7 +58,8 @@ class RayEmbedder:
                 "--engine ray needs Ray: install the optional extra with `pip install -e '.[distributed]'` "
                 "(or `pip install 'ray[data]'`)."
             ) from exc
-        from diffscan.encoder import EmbeddingCache, load_encoder
+        from diffscan.encoder.cache import EmbeddingCache
+        from diffscan.encoder.local import load_encoder
 
         self.encoder = load_encoder(model)
         self.path = str(self.encoder.path)
@@ -75,7 +76,7 @@ class RayEmbedder:
         """Vectors for `texts` in order: cache hits on the driver, the rest on the cluster."""
         import ray
 
-        from diffscan.encoder import text_key
+        from diffscan.encoder.cache import text_key
 
         out = np.zeros((len(texts), self.encoder.dimension), dtype=np.float32)
         keys = [text_key(t) for t in texts] if self.cache is not None else []

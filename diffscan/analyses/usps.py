@@ -1,0 +1,207 @@
+"""What a listing states and which of it is a USP or table stakes against the listings it is compared with."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+from diffscan.core.attributes import (
+    CJK_CHARS,
+    attribute_keys,
+    attributes_of,
+    cjk_words,
+    describe,
+)
+from diffscan.core.text import maximal, normalize, phrases, tokens
+from diffscan.index.store import Index
+
+USP_MAX_SHARE = 0.20  # a USP is stated by fewer than this share of the competitors compared
+TABLE_STAKES_MIN_SHARE = 0.60  # table stakes: stated by at least this share of them
+MAX_POINTS = 10
+_CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
+_CJK_BIGRAM = re.compile(f"[{CJK_CHARS}]{{2}}")
+
+
+@dataclass
+class Point:
+    """A phrase or attribute, and how many of the competitors compared state it."""
+
+    text: str  # the words as the listing states them (for attributes, its wording)
+    key: str  # "phrase:<phrase>" or "<kind>:<value>" (an attribute)
+    kind: str  # "phrase" or the attribute kind: material, size, quantity, colour, audience, use, feature
+    share: float  # share of the competitors compared that state it, 0-1
+    count: int  # how many of them state it
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Stated:
+    """What one text states: phrases (all, for counting), phrases fit to show, and attributes."""
+
+    phrases: set[str]
+    shown: set[str]  # phrases readable on their own: no bare numbers, no brand, CJK cut into words
+    attributes: dict[str, str]  # {"kind:value": wording}
+    title_phrases: set[str] = field(default_factory=set)
+
+    def keys(self) -> set[str]:
+        """Every key the text states (what competitors are counted on)."""
+        return {f"phrase:{p}" for p in self.phrases} | set(self.attributes)
+
+    def candidates(self) -> dict[str, str]:
+        """Keys fit to be shown as this text's points, with their wording."""
+        out = {f"phrase:{p}": display(p) for p in self.shown}
+        out.update(self.attributes)
+        return out
+
+
+def stated(text: str, brand: str = "", title: str | None = None) -> Stated:
+    """Phrases and attributes of a listing text (`title` is the part shoppers read first)."""
+    found = phrases(text)
+    brand_tokens = set(tokens(brand)) if brand else set()
+    cjk = {" ".join(tokens(w)) for w in cjk_words(text)}
+    shown = {p for p in found if not _is_noise(p, brand_tokens) and (p.isascii() or _fits_cjk(p, cjk))}
+    title_phrases = phrases(title) & shown if title else set()
+    return Stated(found, shown, attributes_of([text])[0], title_phrases)
+
+
+def _fits_cjk(phrase: str, cjk: set[str]) -> bool:
+    """A phrase with CJK text is shown only when it is one whole CJK word, not a straddling bigram."""
+    return phrase in cjk or not any(_CJK_CHAR.match(w) for w in phrase.split())
+
+
+def _is_noise(phrase: str, brand_tokens: set[str]) -> bool:
+    """Bare numbers and the brand's own words say nothing about the product."""
+    words = phrase.split()
+    if all(w.replace(".", "").replace(",", "").isdigit() for w in words):
+        return True
+    return bool(brand_tokens) and all(w in brand_tokens for w in words)
+
+
+def display(phrase: str) -> str:
+    """A phrase for reading: CJK character bigrams joined back ('不锈 锈钢' -> '不锈钢')."""
+    words = phrase.split()
+    if len(words) > 1 and all(_CJK_BIGRAM.fullmatch(w) for w in words):
+        if all(a[1] == b[0] for a, b in zip(words, words[1:])):
+            return words[0] + "".join(w[1] for w in words[1:])
+    return phrase
+
+
+def count_keys(stated_list: list[Stated]) -> Counter:
+    """How many texts state each key."""
+    counts: Counter = Counter()
+    for s in stated_list:
+        counts.update(s.keys())
+    return counts
+
+
+def _point(key: str, wording: str, counts: Counter, n: int) -> Point:
+    kind = "phrase" if key.startswith("phrase:") else key.split(":", 1)[0]
+    count = counts.get(key, 0)
+    return Point(text=wording, key=key, kind=kind, share=round(count / n, 4) if n else 0.0, count=count)
+
+
+def _overlaps(phrase: str, wordings: list[str]) -> bool:
+    """Whether a phrase shares a word with one of the wordings (CJK: contains one or is inside one)."""
+    words = set(phrase.split())
+    return any(words & set(w.split()) or (not w.isascii() and (w in phrase or phrase in w)) for w in wordings)
+
+
+def pick_usps(candidates: dict[str, str], counts: Counter, n: int, title: str = "") -> list[Point]:
+    """Candidates stated by fewer than USP_MAX_SHARE of the n compared: attributes, then short phrases.
+
+    Among phrases the longest whose every word is itself distinctive are kept whole ('advent calendar',
+    'best served chilled', not three loose words), then the shortest distinctive ones ('bamboo', not
+    'bamboo lid 550ml' when competitors say 'lid' too); none that shares a word with a kept phrase or
+    with an attribute's wording (the attribute says it better).
+    """
+    if n == 0:
+        return []
+    rare = {k: w for k, w in candidates.items() if counts.get(k, 0) < USP_MAX_SHARE * n}
+    attrs = [k for k in rare if not k.startswith("phrase:")]
+    attr_words = [normalize(w) for k, w in candidates.items() if not k.startswith("phrase:")]
+    attr_keys = {k for k in candidates if not k.startswith("phrase:")}
+    rare_phrases = [k[len("phrase:"):] for k in rare if k.startswith("phrase:")]
+    whole = sorted((p for p in rare_phrases if len(p.split()) > 1 and all(f"phrase:{w}" in rare for w in p.split())),
+                   key=lambda p: (-len(p.split()), p))
+    shortest = sorted(rare_phrases, key=lambda p: (len(p.split()), p))
+    kept: list[str] = []
+    for p in whole + shortest:  # a phrase sharing a word with a kept one is a piece of the same claim
+        if _overlaps(p, kept) or _overlaps(display(p), attr_words):
+            continue
+        if not (attribute_keys(p) & attr_keys):  # says an attribute the listing states anyway
+            kept.append(p)
+    title_l = normalize(title)
+    points = [_point(k, rare[k], counts, n) for k in attrs]
+    points += [_point(f"phrase:{p}", display(p), counts, n) for p in kept]
+    points.sort(key=lambda pt: (pt.kind == "phrase", pt.text not in title_l, pt.share, -len(pt.text), pt.text))
+    return points[:MAX_POINTS]
+
+
+def pick_common(keys: set[str], counts: Counter, n: int, wordings: dict[str, str], title: str = "") -> list[Point]:
+    """Attributes first, then the longest phrases (not every sub-phrase), title words and most common first."""
+    attrs = [k for k in keys if not k.startswith("phrase:")]
+    attr_words = [normalize(wordings.get(k) or describe(k)) for k in attrs]
+    longest = [p for p in maximal(k[len("phrase:"):] for k in keys if k.startswith("phrase:"))
+               if not _overlaps(display(p), attr_words)]
+    title_l = normalize(title)
+    points = [_point(k, wordings.get(k) or describe(k), counts, n) for k in attrs]
+    points += [_point(f"phrase:{p}", display(p), counts, n) for p in longest]
+    points.sort(key=lambda pt: (pt.kind == "phrase", pt.text not in title_l, -pt.share, pt.text))
+    return points[:MAX_POINTS]
+
+
+def usps(own: Stated, counts: Counter, n: int, title: str = "") -> list[Point]:
+    """The listing's USPs: what it states and fewer than USP_MAX_SHARE of its n competitors state."""
+    return pick_usps(own.candidates(), counts, n, title)
+
+
+def table_stakes(own: Stated, counts: Counter, n: int, title: str = "") -> list[Point]:
+    """What the listing states and at least TABLE_STAKES_MIN_SHARE of the competitors also state."""
+    if n == 0:
+        return []
+    cand = own.candidates()
+    common = {k for k in cand if counts.get(k, 0) >= TABLE_STAKES_MIN_SHARE * n}
+    return pick_common(common, counts, n, own.attributes, title)
+
+
+def _memo(index: Index) -> dict:
+    """Per-index memo (texts, what each listing states): lives as long as the loaded index."""
+    return index.memo
+
+
+def listing_texts(index: Index) -> list[str]:
+    """Each listing's text as embedded (title, brand, head of the description), computed once per index."""
+    memo = _memo(index)
+    if "texts" not in memo:
+        memo["texts"] = index.texts()
+        memo["titles"] = index.listings["title"].tolist()
+        memo["brands"] = index.listings["brand"].tolist()
+    return memo["texts"]
+
+
+def listing_stated(index: Index, row: int) -> Stated:
+    """What a listing of the index states, computed once per index and row."""
+    texts = listing_texts(index)
+    memo = _memo(index).setdefault("stated", {})
+    if row not in memo:
+        m = _memo(index)
+        memo[row] = stated(texts[row], m["brands"][row], m["titles"][row])
+    return memo[row]
+
+
+def listing_attributes(index: Index, row: int) -> dict[str, str]:
+    """A listing's attributes {key: wording}, computed once per index and row."""
+    memo = _memo(index).setdefault("attributes", {})
+    if row not in memo:
+        memo[row] = attributes_of([listing_texts(index)[row]])[0]
+    return memo[row]
+
+
+def title_brand(index: Index, row: int) -> tuple[str, str]:
+    """(title, brand) of a listing of the index."""
+    listing_texts(index)
+    memo = _memo(index)
+    return memo["titles"][row], memo["brands"][row]

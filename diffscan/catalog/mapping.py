@@ -1,0 +1,191 @@
+"""Which source columns feed which canonical listing fields: detected by common names or given explicitly."""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from diffscan.errors import MappingError
+
+CANONICAL_FIELDS = (
+    "listing_id",
+    "title",
+    "description",
+    "category_path",
+    "brand",
+    "price",
+    "rating",
+    "review_count",
+    "url",
+)
+
+
+_FIELD_ALIASES = {"category": "category_path", "id": "listing_id"}
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "listing_id": ("listing_id", "id", "uniq_id", "product_id", "item_id", "sku", "asin", "index"),
+    "title": ("title", "product_title", "product_name", "item_name", "item_title", "listing_title", "name", "product"),
+    "description": (
+        "description", "product_description", "long_description", "desc", "body_html", "body",
+        "details", "product_details", "about", "about_product", "about_this_item",
+    ),
+    "brand": ("brand", "brand_name", "manufacturer", "maker", "vendor"),
+    "price": ("price", "sale_price", "current_price", "selling_price", "final_price", "discounted_price", "amount"),
+    "rating": (
+        "rating", "average_review_rating", "average_rating", "avg_rating", "review_rating", "stars",
+        "rating_value", "product_rating",
+    ),
+    "review_count": (
+        "review_count", "reviews_count", "number_of_reviews", "num_reviews", "review_counts",
+        "ratings_count", "rating_count", "number_of_ratings", "num_ratings", "reviews",
+    ),
+    "url": ("url", "product_url", "link", "product_link", "page_url", "href"),
+}  # fmt: skip
+
+
+_CATEGORY_PATH_NAMES = (
+    "category_path", "categories", "breadcrumb", "breadcrumbs", "amazon_category_and_sub_category",
+    "category_tree", "product_category_tree", "product_category", "category", "category_name",
+)  # fmt: skip
+
+
+# Named level columns from the top; a "type" level only counts below a sub-category (BigBasket).
+_CATEGORY_CHAIN = (
+    ("department", "main_category", "top_category", "division"),
+    ("category", "category_name"),
+    ("sub_category", "subcat", "sub_category_name"),
+    ("sub_sub_category", "subsubcat"),
+    ("type", "product_type", "item_type"),
+)
+
+
+_NUMBERED_LEVEL = re.compile(r"^(?:category|cat|categorylevel|catlevel|level|lvl)(\d+)(?:name)?$")
+
+
+def _norm(name: str) -> str:
+    """Name key that ignores case, spaces, underscores and punctuation: ``Product Name`` -> ``productname``."""
+    return re.sub(r"[\W_]+", "", name.casefold())
+
+
+def detect_mapping(columns: list[str]) -> dict[str, str]:
+    """Map canonical fields to source columns by common names; multi-level categories join with commas."""
+    return {f: ",".join(cols) for f, cols in _detect_sources(list(columns), taken=set()).items()}
+
+
+def _detect_sources(
+    columns: list[str], taken: set[str], fields: tuple[str, ...] = CANONICAL_FIELDS
+) -> dict[str, list[str]]:
+    """Source columns per field for ``fields``, never reusing a column in ``taken`` or across fields."""
+    by_key: dict[str, str] = {}
+    for column in columns:
+        by_key.setdefault(_norm(column), column)
+    used = set(taken)
+
+    def pick(names: tuple[str, ...]) -> str | None:
+        for name in names:
+            column = by_key.get(_norm(name))
+            if column is not None and column not in used:
+                return column
+        return None
+
+    sources: dict[str, list[str]] = {}
+    for name in fields:
+        if name == "category_path":
+            continue
+        column = pick(_SYNONYMS[name])
+        if column is not None:
+            sources[name] = [column]
+            used.add(column)
+    if "category_path" in fields:
+        levels = _detect_category_columns(columns, used, pick)
+        if levels:
+            sources["category_path"] = levels
+    return {name: sources[name] for name in fields if name in sources}
+
+
+def _detect_category_columns(
+    columns: list[str], used: set[str], pick: Callable[[tuple[str, ...]], str | None]
+) -> list[str]:
+    """Category source columns: a path column, else numbered levels, else a named chain, else ``category``."""
+    path_column = pick(_CATEGORY_PATH_NAMES[:-2])
+    if path_column:
+        return [path_column]
+    numbered = sorted(
+        ((int(m.group(1)), c) for c in columns if c not in used and (m := _NUMBERED_LEVEL.match(_norm(c)))),
+    )
+    if len(numbered) >= 2:
+        return [c for _, c in numbered]
+    chain = [pick(names) for names in _CATEGORY_CHAIN]
+    if chain[4] and not chain[2]:
+        chain[4] = None
+    levels = [c for c in chain if c]
+    if len(levels) >= 2:
+        return levels
+    single = pick(_CATEGORY_PATH_NAMES[-2:])
+    return [single] if single else []
+
+
+def _canonical_field(name: str, source: str) -> str:
+    """Canonical field for a user-given name (``category`` and ``id`` accepted), else MappingError."""
+    key = name.strip().lower()
+    key = _FIELD_ALIASES.get(key, key)
+    if key not in CANONICAL_FIELDS:
+        known = ", ".join(CANONICAL_FIELDS)
+        raise MappingError(f"unknown field '{name}' in {source}; fields are: {known} (or category, id).")
+    return key
+
+
+def parse_mapping(items: list[str]) -> dict[str, str]:
+    """Parse CLI ``--map FIELD=COLUMN`` items (``category=cat1,cat2`` for levels; ``-`` disables a field)."""
+    mapping: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise MappingError(f"--map expects FIELD=COLUMN (e.g. title=product_name), got '{item}'.")
+        field_name = _canonical_field(name, f"--map {item}")
+        mapping[field_name] = ",".join(part.strip() for part in value.split(",")) if value.strip() else ""
+    return mapping
+
+
+def resolve_mapping(columns: list[str], mapping: dict[str, str] | None, path: str) -> dict[str, list[str]]:
+    """Explicit mapping first (validated against the columns), then automatic detection for the rest."""
+    explicit: dict[str, list[str]] = {}
+    disabled: set[str] = set()
+    for name, value in (mapping or {}).items():
+        field_name = _canonical_field(name, "the column mapping")
+        value = (value or "").strip()
+        if value in ("", "-"):
+            disabled.add(field_name)
+            continue
+        explicit[field_name] = _explicit_columns(field_name, value, columns, path)
+    taken = {c for cols in explicit.values() for c in cols}
+    remaining = tuple(f for f in CANONICAL_FIELDS if f not in explicit and f not in disabled)
+    detected = _detect_sources(columns, taken, remaining)
+    return {f: (explicit.get(f) or detected[f]) for f in CANONICAL_FIELDS if f in explicit or f in detected}
+
+
+def _explicit_columns(field_name: str, value: str, columns: list[str], path: str) -> list[str]:
+    """Columns named in an explicit mapping value (a comma list only for category_path)."""
+    whole = _find_column(value, columns)
+    if whole is not None:
+        return [whole]
+    names = [part.strip() for part in value.split(",") if part.strip()]
+    if len(names) > 1 and field_name != "category_path":
+        raise MappingError(f"{field_name} takes one column, got '{value}'; only category can take several levels.")
+    found = []
+    for name in names:
+        column = _find_column(name, columns)
+        if column is None:
+            available = ", ".join(columns)
+            raise MappingError(
+                f"column '{name}' (mapped to {field_name}) is not in {path}; available columns: {available}."
+            )
+        found.append(column)
+    return found
+
+
+def _find_column(name: str, columns: list[str]) -> str | None:
+    """The column called ``name``, or the only one equal to it ignoring case, spaces and underscores."""
+    if name in columns:
+        return name
+    matches = [c for c in columns if _norm(c) == _norm(name)]
+    return matches[0] if len(matches) == 1 else None

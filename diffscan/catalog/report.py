@@ -1,0 +1,106 @@
+"""What a load tells the user: every skipped row with its reason, every warning, and the counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+
+
+def reason_kind(text: str) -> str:
+    """Group key of a reason or warning message: the text before its parenthesized detail."""
+    return text.split(" (", 1)[0]
+
+
+@dataclass
+class SkippedRow:
+    """A row that was not used. ``row`` is the row number a user sees (CSV/XLSX: header is row 1)."""
+
+    row: int
+    listing_id: str
+    reason: str
+
+    @property
+    def kind(self) -> str:
+        """The reason without its detail, e.g. ``duplicate listing_id``."""
+        return reason_kind(self.reason)
+
+
+@dataclass
+class RowWarning:
+    """A value in a used row that was changed or dropped, e.g. an unparseable price kept as NaN."""
+
+    row: int
+    column: str
+    message: str
+
+    @property
+    def kind(self) -> str:
+        """The message without its detail, e.g. ``price not a number``."""
+        return reason_kind(self.message)
+
+
+def count_line(counts: dict[str, int]) -> str:
+    """Render ``{"empty title": 2}`` as ``empty title: 2`` for the summary."""
+    return ", ".join(f"{kind}: {n:,}" for kind, n in counts.items())
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 row``, ``1,081 rows``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+@dataclass
+class LoadReport:
+    """What was read from a catalog file, how columns were mapped, and every row not used."""
+
+    path: str
+    format: str
+    encoding: str | None
+    rows_read: int
+    rows_used: int
+    column_mapping: dict[str, str]
+    skipped: list[SkippedRow] = field(default_factory=list)
+    warnings: list[RowWarning] = field(default_factory=list)
+
+    def skipped_by_reason(self) -> dict[str, int]:
+        """Number of skipped rows per reason kind, most frequent first."""
+        return dict(Counter(s.kind for s in self.skipped).most_common())
+
+    def warnings_by_kind(self) -> dict[str, int]:
+        """Number of warnings per kind, most frequent first."""
+        return dict(Counter(w.kind for w in self.warnings).most_common())
+
+    def summary(self) -> str:
+        """A few human lines: source, row counts with reasons, warnings, and the column mapping."""
+        skipped = f"{len(self.skipped):,} skipped"
+        if self.skipped:
+            skipped += f" ({count_line(self.skipped_by_reason())})"
+        warned = plural(len(self.warnings), "warning")
+        if self.warnings:
+            warned += f" ({count_line(self.warnings_by_kind())})"
+        encoding = f", encoding {self.encoding}" if self.encoding else ""
+        mapping = ", ".join(f"{f} <- {c}" for f, c in self.column_mapping.items())
+        return "\n".join(
+            [
+                f"{self.path} ({self.format}{encoding})",
+                f"{plural(self.rows_read, 'row')} read, {self.rows_used:,} used, {skipped}; {warned}",
+                f"columns: {mapping}",
+            ]
+        )
+
+    def to_dict(self) -> dict:
+        """JSON-able form, with the per-reason and per-kind counts included."""
+        data = asdict(self)
+        data["skipped_by_reason"] = self.skipped_by_reason()
+        data["warnings_by_kind"] = self.warnings_by_kind()
+        return data
+
+
+@dataclass
+class LoadResult:
+    """The canonical listings table and the report of how it was made."""
+
+    listings: pd.DataFrame
+    report: LoadReport
