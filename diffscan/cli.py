@@ -364,7 +364,7 @@ def differentiate(
 
 def app_command_line(index: Optional[Path], port: Optional[int], headless: bool) -> list[str]:
     """The `streamlit run app.py` command for `diffscan app` (the index goes after `--`)."""
-    from diffscan.ui import UPLOAD_LIMIT_MB
+    from diffscan.catalog.limits import UPLOAD_LIMIT_MB
 
     command = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"),
                "--server.maxUploadSize", str(UPLOAD_LIMIT_MB), "--browser.gatherUsageStats", "false"]

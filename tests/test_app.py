@@ -296,7 +296,7 @@ def test_mapping_from_choices():
 def test_upload_limit_matches_config():
     import tomllib
 
-    from diffscan.ui import UPLOAD_LIMIT_MB
+    from diffscan.catalog.limits import UPLOAD_LIMIT_MB
 
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == UPLOAD_LIMIT_MB
@@ -439,7 +439,7 @@ def test_landscape_is_computed_once_across_pages_and_reruns(demo_index, monkeypa
 
 def test_cli_app_command_line(tmp_path):
     from diffscan.cli import app_command_line
-    from diffscan.ui import UPLOAD_LIMIT_MB
+    from diffscan.catalog.limits import UPLOAD_LIMIT_MB
 
     command = app_command_line(tmp_path / "idx", 8600, True)
     assert command[1:5] == ["-m", "streamlit", "run", str(APP)]
