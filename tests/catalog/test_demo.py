@@ -13,7 +13,7 @@ from diffscan.catalog.demo import (
     write_demo_catalog,
 )
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "catalog.csv"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "catalog.csv"
 
 
 @pytest.fixture(scope="module")

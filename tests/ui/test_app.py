@@ -18,7 +18,7 @@ from diffscan.ui import catalog as catalog_page
 from diffscan.ui import competitors as competitors_page
 from diffscan.ui import state
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "app.py"
 TIMEOUT = 180  # the first run in a process loads the model
 

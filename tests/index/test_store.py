@@ -11,7 +11,7 @@ import pytest
 
 from diffscan.encoder.cache import EmbeddingCache
 from diffscan.encoder.local import load_encoder
-from diffscan.errors import IndexFormatError, ModelError
+from diffscan.errors import CatalogError, IndexFormatError, ModelError
 from diffscan.index.build import build_index
 from diffscan.index.store import load_index
 
@@ -88,7 +88,7 @@ def test_not_an_index(tmp_path):
 def test_failed_rebuild_keeps_old_index(small_index, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("id,colour\n1,red\n")
-    with pytest.raises(Exception):
+    with pytest.raises(CatalogError, match="no title column"):
         build_index(bad, small_index.path, cache_dir=tmp_path / "cache")
     assert len(load_index(small_index.path)) == 40
 

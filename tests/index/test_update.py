@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from diffscan.analyses.competitors import find_competitors
 from diffscan.encoder.local import Encoder
-from diffscan.errors import IndexFormatError, ModelError
+from diffscan.errors import IndexFormatError, MappingError, ModelError
 from diffscan.index.build import build_index
 from diffscan.index.store import load_index
 
@@ -110,7 +110,7 @@ def test_failed_update_keeps_the_old_index(tmp_path):
     build_index(write(tmp_path / "a.csv", rows(6)), tmp_path / "idx", mapping=MAPPING)
     bad = tmp_path / "bad.csv"
     bad.write_text("sku,colour\n1,red\n")
-    with pytest.raises(Exception):
+    with pytest.raises(MappingError, match="column 'label' .* is not in"):
         build_index(bad, tmp_path / "idx", update=True)
     assert len(load_index(tmp_path / "idx")) == 6
 
