@@ -13,7 +13,7 @@ Trials are also reported for the subset where all 3 kept listings have demand at
 90th percentile (a planted niche with strong demand); the population itself is not filtered by demand.
 
 Reachable: a plant is reachable when fewer than 10 candidate niches, disjoint from each other and from
-it, have at least its demand with no more distinct offers (`niches.dominating_niches`, taking the best of
+it, have at least its demand with no more distinct offers (`dominating_niches` below, taking the best of
 the 3 kept listings and each pair of them, the smallest sets that count as a hit). A score that depends
 only on demand and the number of offers (rising with one, falling with the other) ranks a plant below all
 of those niches, so an unreachable plant is out of such a score's top 10 whatever its weights; only the
@@ -48,6 +48,35 @@ KEEP = 3
 MIN_CLUSTER, MAX_CLUSTER = 15, 300  # "reasonable size": big enough to thin out, not a whole category
 STRONG_PERCENTILE = 90  # a descriptive breakdown: trials whose 3 kept listings all have strong demand
 WORK = OUT / "niches"
+
+def dominating_niches(index: Index, landscape, row_sets: list[np.ndarray]) -> list[int]:
+    """For each set of rows, how many candidate niches, disjoint from each other and from it, have at least
+    its demand with no more distinct offers, and are better on one of the two (a greedy count, so a lower
+    bound).
+
+    A score that depends only on demand and the number of offers, rising with one and falling with the
+    other, ranks the rows below all of them: with 10 or more, it cannot put them among its 10 best
+    candidates. (The opportunity score also weighs homogenization and price room, which can lift rows
+    over some of them.)
+    """
+    from diffscan.analyses.niches import candidate_scores
+
+    scores = candidate_scores(index, landscape, given=list(row_sets))
+    natural, targets = scores[~scores["given"]], scores[scores["given"]]
+    counts = []
+    for target in targets.itertuples():
+        want = set(target.rows.tolist())
+        d, n = target.demand, target.distinct_offers
+        better = [set(s.rows.tolist()) for s in natural.itertuples()
+                  if (s.demand > d and s.distinct_offers <= n) or (s.demand >= d and s.distinct_offers < n)]
+        taken, count = set(want), 0
+        for members in sorted(better, key=len):  # the smallest first: the most disjoint ones
+            if not members & taken:
+                taken |= members
+                count += 1
+        counts.append(count)
+    return counts
+
 
 
 @dataclass
@@ -179,7 +208,7 @@ def cli_seconds(index_dir) -> float:
 def run_catalog(data, key: str, trials: int, seed: int) -> dict:
     """All checks on one catalog; returns the figures for the summary."""
     from diffscan.analyses.landscape import analyze_landscape
-    from diffscan.analyses.niches import dominating_niches, find_niches
+    from diffscan.analyses.niches import find_niches
 
     spec = CATALOGS[key]
     index = full_index(data, key, spec)

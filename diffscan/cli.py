@@ -11,6 +11,7 @@ from typing import Optional
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -20,7 +21,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from diffscan.catalog.demo import DEMO_CATALOG, REPO_ROOT
 from diffscan.errors import DiffscanError, QueryError
+from diffscan.present.labels import match_label
 
 app = typer.Typer(
     help="diffscan: who competes with a listing, where a market is crowded, and where there is room to stand out.",
@@ -32,8 +35,6 @@ app = typer.Typer(
 console = Console(width=None if Console().is_terminal else 160)
 err = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 160)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEMO_CATALOG = REPO_ROOT / "corpus" / "catalog.csv"
 
 
 def default_index() -> Path:
@@ -71,12 +72,12 @@ def run_build(catalog: Path, out: Path, model: Optional[str], mapping: list[str]
         engine_options=engine_options,
     ))
     seconds = time.perf_counter() - start
-    console.print(report.summary())
+    console.print(escape(report.summary()))
     for reason, count in report.skipped_by_reason().items():
-        console.print(f"  skipped {count:,}: {reason}")
+        console.print(f"  skipped {count:,}: {escape(reason)}")
     shown = report.skipped[:5]
     for s in shown:
-        console.print(f"    row {s.row}: {s.reason}", style="dim")
+        console.print(f"    row {s.row}: {escape(s.reason)}", style="dim")
     if update:
         console.print(
             f"Update: {stats['added']:,} added, {stats['changed']:,} changed, {stats['deleted']:,} deleted, "
@@ -157,12 +158,12 @@ def _competitor_table(result) -> Table:
     for c in result.competitors:
         table.add_row(
             str(c.rank),
-            f"{c.title} [dim]({c.brand or 'no brand'}; {c.listing_id})[/]",
+            f"{escape(c.title)} [dim]({escape(c.brand or 'no brand')}; {escape(c.listing_id)})[/]",
             "" if c.price is None else f"{c.price:,.2f}",
             f"{c.score:.3f} [dim]{c.semantic:.2f}/{c.lexical:.2f}/{c.fuzzy:.2f}[/]",
-            ("near-duplicate" if c.near_duplicate else c.kind) + (" · same model no." if c.code_match else ""),
-            ", ".join(c.shared_phrases[:3]),
-            ", ".join(c.unique_to_query[:3]),
+            match_label(c.near_duplicate, c.kind, c.code_match),
+            escape(", ".join(c.shared_phrases[:3])),
+            escape(", ".join(c.unique_to_query[:3])),
         )
     return table
 
@@ -266,9 +267,9 @@ def _niches_table(niches) -> Table:
         c = n.components
         band = "" if n.price_median is None else f"{n.price_low:,.2f}–{n.price_high:,.2f}"
         table.add_row(
-            str(n.rank), f"{n.name} [dim]({n.category})[/]",
+            str(n.rank), f"{escape(n.name)} [dim]({escape(n.category)})[/]",
             f"{n.opportunity:.1f} [dim]{c['demand']:.2f}/{c['competition']:.2f}/{c['homogenization']:.2f}/{c['price_room']:.2f}[/]",
-            n.demand_label, f"{n.size} / {n.distinct_offers}", band, ", ".join(u.text for u in n.usps[:4]),
+            n.demand_label, f"{n.size} / {n.distinct_offers}", band, escape(", ".join(u.text for u in n.usps[:4])),
         )
     return table
 
@@ -294,7 +295,7 @@ def niches(
     else:
         console.print(_niches_table(found))
         for n in found[:5]:
-            console.print(f"[bold]{n.rank}.[/] {n.positioning}", highlight=False)
+            console.print(f"[bold]{n.rank}.[/] {escape(n.positioning)}", highlight=False)
     if export_to is None:
         return
     document = niches_document(found, idx, top=top, category=category, min_demand=min_demand)
@@ -308,7 +309,7 @@ def niches(
 
 
 def _points_line(points, n: int, empty: str) -> str:
-    return ", ".join(f"{p.text} [dim]({p.count}/{n})[/]" for p in points) or empty
+    return ", ".join(f"{escape(p.text)} [dim]({p.count}/{n})[/]" for p in points) or empty
 
 
 @app.command()
@@ -337,28 +338,32 @@ def differentiate(
         _emit(export.to_json(d.to_dict()), None)
         return
     c = d.components
-    console.print(f"[bold]{d.title}[/]", highlight=False)
+    console.print(f"[bold]{escape(d.title)}[/]", highlight=False)
     console.print(
         f"Differentiation score [bold]{d.score:.0f}[/]/100 (distance {c['distance']:.2f}, unique share "
         f"{c['unique_share']:.2f}, no near-duplicates {c['no_near_duplicates']:.2f}); compared with {d.compared} "
         f"competitors, {d.near_duplicates} near-duplicate(s), mean similarity of the nearest {d.nearest_similarity:.2f}."
     )
-    console.print(f"[bold green]USPs[/] (stated by <20%): {_points_line(d.usps, d.compared, 'none')}", highlight=False)
-    console.print(f"[bold]Table stakes[/] (stated by ≥60%): {_points_line(d.table_stakes, d.compared, 'none')}", highlight=False)
+    from diffscan.analyses.usps import TABLE_STAKES_MIN_SHARE, USP_MAX_SHARE
+
+    console.print(f"[bold green]USPs[/] (stated by <{USP_MAX_SHARE:.0%}): {_points_line(d.usps, d.compared, 'none')}",
+                  highlight=False)
+    console.print(f"[bold]Table stakes[/] (stated by ≥{TABLE_STAKES_MIN_SHARE:.0%}): "
+                  f"{_points_line(d.table_stakes, d.compared, 'none')}", highlight=False)
     table = Table(title="Suggestions")
     for col in ("add", "why"):
         table.add_column(col)
     for s in d.suggestions:
-        table.add_row(s.text, s.detail)
+        table.add_row(escape(s.text), escape(s.detail))
     if d.suggestions:
         console.print(table)
     nearest = Table(title=f"Nearest of the {d.compared} competitors compared")
     for col, justify in (("#", "right"), ("title (brand; id)", "left"), ("price", "right"), ("similarity", "right"), ("match", "left")):
         nearest.add_column(col, justify=justify)
     for comp in d.competitors[:5]:
-        nearest.add_row(str(comp.rank), f"{comp.title} [dim]({comp.brand or 'no brand'}; {comp.listing_id})[/]",
+        nearest.add_row(str(comp.rank), f"{escape(comp.title)} [dim]({escape(comp.brand or 'no brand')}; {escape(comp.listing_id)})[/]",
                         "" if comp.price is None else f"{comp.price:,.2f}", f"{comp.semantic:.2f}",
-                        "near-duplicate" if comp.near_duplicate else comp.kind)
+                        match_label(comp.near_duplicate, comp.kind))
     console.print(nearest)
 
 
@@ -417,7 +422,7 @@ def _saturation_table(landscape, top: int) -> Table:
         table.add_column(name, justify=justify, min_width=28 if name == "category" else None)
     for r in landscape.categories.head(top).itertuples():
         table.add_row(
-            str(r.rank), r.category, f"{r.listings:,}", f"{r.distinct_offers:,}", f"{r.near_duplicate_share:.2f}",
+            str(r.rank), escape(r.category), f"{r.listings:,}", f"{r.distinct_offers:,}", f"{r.near_duplicate_share:.2f}",
             _fmt(r.mean_knn_similarity), f"{r.effective_clusters:.1f}", _fmt(r.top_brand_share), _fmt(r.price_spread),
             f"{r.label_completeness:.2f}", f"[bold]{r.saturation_score:.1f}[/]", "[red]crowded[/]" if r.crowded else "",
         )
@@ -439,7 +444,7 @@ def saturation(
     clusters_out: Optional[Path] = typer.Option(None, "--clusters-out", help="Write one row per listing (listing_id, category, cluster_id, cluster_label, near_duplicate_group) to FILE.csv."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the table (as CSV), json or csv to this file instead of the screen."),
 ) -> None:
-    from diffscan.analyses.landscape import SATURATION_FORMULA, analyze_landscape
+    from diffscan.analyses.landscape import analyze_landscape
     from diffscan.analyses.projection import landscape_map
     from diffscan.present import export
     from diffscan.present.figures import write_map
@@ -456,13 +461,10 @@ def saturation(
     landscape = _run_with_progress(lambda p: analyze_landscape(idx, level, progress=p))
     if fmt == "table" and out is None:
         console.print(_saturation_table(landscape, top))
-        crowded = int(landscape.categories["crowded"].sum())
-        console.print(f"{crowded} of {len(landscape.categories):,} categories are crowded "
-                      f"(saturation >= 55 with 20+ listings).", highlight=False)
+        console.print(f"{landscape.crowded_count()} of {len(landscape.categories):,} categories are crowded "
+                      f"({landscape.params.crowded_rule()}).", highlight=False)
     elif fmt == "json":
-        _emit(export.to_json({"level": landscape.level, "note": landscape.note, "formula": SATURATION_FORMULA,
-                              "categories": export.records(landscape.categories),
-                              "clusters": export.records(landscape.clusters)}), out)
+        _emit(export.to_json(landscape.to_dict()), out)
     else:
         _emit(export.to_csv(landscape.categories), out)
     if clusters_out is not None:
@@ -490,7 +492,7 @@ def demo(
 ) -> None:
     """Build an index of the bundled demo catalog (corpus/) and show what diffscan finds in it."""
     if not DEMO_CATALOG.exists():
-        raise DiffscanError(f"The demo catalog {DEMO_CATALOG} is missing: regenerate it with `python -m diffscan.democorpus {DEMO_CATALOG}`.")
+        raise DiffscanError(f"The demo catalog {DEMO_CATALOG} is missing: regenerate it with `python -m diffscan.catalog.demo {DEMO_CATALOG}`.")
     idx = run_build(DEMO_CATALOG, out, None, [], 300)
     from diffscan.analyses.competitors import find_competitors
 

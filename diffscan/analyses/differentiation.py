@@ -33,13 +33,13 @@ from diffscan.analyses.usps import (
 from diffscan.core.attributes import (
     attribute_keys,
 )
+from diffscan.core.similarity import COSINE_SCALE
 from diffscan.core.text import tokens
 from diffscan.errors import QueryError
 from diffscan.index.store import Index
 
 LEADER_MIN_SHARE = 0.50  # a leaders' suggestion: stated by at least half of the leaders
 NEAREST = 5  # the score's distance uses the mean similarity to this many nearest competitors
-DUPLICATE_COSINE, FAR_COSINE = 0.95, 0.40  # distance scale: 0 at near-duplicates, 1 at far
 
 
 SCORE_WEIGHTS = {"distance": 0.60, "unique_share": 0.25, "no_near_duplicates": 0.15}
@@ -206,7 +206,7 @@ def differentiation_score(semantic: list[float], unique_share: float, near_dupli
     if not semantic:
         return 100.0, {"distance": 1.0, "unique_share": 1.0, "no_near_duplicates": 1.0}, 0.0
     nearest = float(np.mean(sorted(semantic, reverse=True)[:NEAREST]))
-    distance = min(1.0, max(0.0, (DUPLICATE_COSINE - nearest) / (DUPLICATE_COSINE - FAR_COSINE)))
+    distance = min(1.0, max(0.0, (COSINE_SCALE.near - nearest) / (COSINE_SCALE.near - COSINE_SCALE.far)))
     parts = {"distance": round(distance, 4), "unique_share": round(unique_share, 4),
              "no_near_duplicates": round(1 - near_duplicates / len(semantic), 4)}
     score = 100 * sum(SCORE_WEIGHTS[name] * value for name, value in parts.items())

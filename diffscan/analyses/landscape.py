@@ -15,48 +15,79 @@ import numpy as np
 import pandas as pd
 
 from diffscan.analyses import clusters as cl
+from diffscan.core.similarity import COSINE_SCALE, CosineScale
 from diffscan.errors import QueryError
 from diffscan.index.store import Index
 
 __all__ = [
-    "Landscape", "SATURATION_FORMULA", "analyze_landscape", "brand_concentration", "choose_level", "distinct_offers",
-    "effective_number", "is_crowded", "label_flags", "landscape_map", "near_duplicate_share", "price_spread",
-    "saturation_chart", "saturation_parts", "saturation_score", "write_map",
+    "SATURATION", "SATURATION_FORMULA", "Landscape", "SaturationParams", "analyze_landscape", "brand_concentration",
+    "choose_level", "distinct_offers", "effective_number", "is_crowded", "label_flags", "near_duplicate_share",
+    "price_spread", "saturation_parts", "saturation_score",
 ]
 
 ALL = "(all)"
 NO_CATEGORY = "(no category)"
 SINGLETONS = "(singletons)"
-# Default level: the deepest level at which at least half of the listings sit in categories this big.
-MIN_CATEGORY_LISTINGS = 20
 
-# Saturation score = 100 x weighted mean of the parts below (each 0..1, 1 = saturated); a part that
-# cannot be measured (no prices, no brands, a single listing) is left out and the weights renormalized.
-WEIGHTS = {
-    "near_duplicates": 0.30,  # near_duplicate_share
-    "similarity": 0.20,  # mean_knn_similarity, 0.40 -> 0, 0.95 -> 1
-    "crowding": 0.20,  # listings per kind of offer, log scale, CROWDING_REFERENCE -> 1
-    "price": 0.10,  # 1 - price_spread (prices alike)
-    "brands": 0.10,  # 1 - brand_hhi (many brands competing)
-    "labels": 0.10,  # label_completeness (everyone states the same standard attributes)
-}
-SIMILARITY_FLOOR = 0.40
-SIMILARITY_CEILING = 0.95
-CROWDING_REFERENCE = 200
-CROWDED_SCORE = 55.0
-CROWDED_MIN_LISTINGS = 20
-LABEL_KINDS = ("brand", "quantity", "material", "colour")
+@dataclass(frozen=True)
+class SaturationParams:
+    """How the saturation score and the crowded flag are computed (docs/saturation.md).
 
-SATURATION_FORMULA = f"""\
-saturation = 100 x (0.30 D + 0.20 S + 0.20 C + 0.10 P + 0.10 B + 0.10 L)
+    Saturation score = 100 x the weighted mean of its parts (each 0..1, 1 = saturated); a part that
+    cannot be measured (no prices, no brands, a single listing) is left out and the weights renormalized.
+
+    Parameters
+    ----------
+    weights: weight of each part: near_duplicates (near-duplicate share), similarity (mean kNN cosine on
+        `scale`), crowding (listings per kind of offer, log scale, `crowding_reference` -> 1), price
+        (1 - price spread), brands (1 - brand HHI), labels (label completeness).
+    scale: the cosine scale of the similarity part (0 at `scale.far`, 1 at `scale.near`).
+    crowding_reference: listings per kind of offer at which crowding reaches 1.
+    crowded_score, crowded_min_listings: a category is crowded at this score with this many listings.
+    min_category_listings: the default level is the deepest where half the listings sit in categories
+        this big.
+    """
+
+    weights: tuple[tuple[str, float], ...] = (
+        ("near_duplicates", 0.30), ("similarity", 0.20), ("crowding", 0.20),
+        ("price", 0.10), ("brands", 0.10), ("labels", 0.10),
+    )
+    scale: CosineScale = COSINE_SCALE
+    crowding_reference: int = 200
+    crowded_score: float = 55.0
+    crowded_min_listings: int = 20
+    min_category_listings: int = 20
+
+    @property
+    def weight(self) -> dict[str, float]:
+        return dict(self.weights)
+
+    def crowded_rule(self) -> str:
+        """The crowded rule in words."""
+        return f"saturation >= {self.crowded_score:g} with {self.crowded_min_listings}+ listings"
+
+    def formula(self) -> str:
+        """The formula as shown in help texts, the JSON export and docs, from these numbers."""
+        w = self.weight
+        letters = {"near_duplicates": "D", "similarity": "S", "crowding": "C", "price": "P", "brands": "B",
+                   "labels": "L"}
+        terms = " + ".join(f"{w[k]:.2f} {letters[k]}" for k in letters if k in w)
+        far, near = self.scale.far, self.scale.near
+        return f"""\
+saturation = 100 x ({terms})
              / (sum of the weights of the parts that can be measured)
 D = near-duplicate share: listings with a look-alike shoppers cannot tell apart
-S = (mean cosine to the {cl.KNN} nearest listings - {SIMILARITY_FLOOR:.2f}) / {SIMILARITY_CEILING - SIMILARITY_FLOOR:.2f}, clipped to 0..1
-C = min(1, ln(1 + listings / effective clusters) / ln(1 + {CROWDING_REFERENCE}))
+S = (mean cosine to the {cl.KNN} nearest listings - {far:.2f}) / {near - far:.2f}, clipped to 0..1
+C = min(1, ln(1 + listings / effective clusters) / ln(1 + {self.crowding_reference}))
 P = 1 - min(1, price spread), spread = (p75 - p25) / median price
 B = 1 - brand HHI (many brands selling the same thing)
 L = label completeness: share stating brand, size/quantity, material, colour
-crowded = saturation >= {CROWDED_SCORE:g} and at least {CROWDED_MIN_LISTINGS} listings"""
+crowded = saturation >= {self.crowded_score:g} and at least {self.crowded_min_listings} listings"""
+
+
+SATURATION = SaturationParams()
+LABEL_KINDS = ("brand", "quantity", "material", "colour")  # the standard labels of label completeness
+SATURATION_FORMULA = SATURATION.formula()
 
 Progress = Callable[[str, int, int], None]
 
@@ -76,6 +107,17 @@ class Landscape:
     clusters: pd.DataFrame
     categories: pd.DataFrame
     note: str = ""
+    params: SaturationParams = SATURATION
+
+    def to_dict(self) -> dict:
+        """The JSON document of `diffscan saturation --format json`: level, note, formula, categories, clusters."""
+        return {"level": self.level, "note": self.note, "formula": self.params.formula(),
+                "categories": self.categories.to_dict(orient="records"),
+                "clusters": self.clusters.to_dict(orient="records")}
+
+    def crowded_count(self) -> int:
+        """How many categories are crowded."""
+        return int(self.categories["crowded"].sum())
 
     def clusters_of(self, category: str) -> pd.DataFrame:
         """The clusters of one category, biggest first."""
@@ -90,12 +132,13 @@ def category_names(paths: Sequence[Sequence[str]], level: int) -> np.ndarray:
     return np.array([" > ".join(p[:level]) if len(p) else NO_CATEGORY for p in paths], dtype=object)
 
 
-def choose_level(paths: Sequence[Sequence[str]], level: int | None = None) -> tuple[int, str]:
+def choose_level(paths: Sequence[Sequence[str]], level: int | None = None, *,
+                 min_listings: int = SATURATION.min_category_listings) -> tuple[int, str]:
     """The category level to analyze and a sentence saying why (validates a level the user gave)."""
     depth = max((len(p) for p in paths), default=0)
     if level is not None:
         if level < 0 or level > depth:
-            raise QueryError(f"--level {level} is outside this catalog's category paths: use 0 to {depth} (0 = no categories).")
+            raise QueryError(f"Category level {level} is outside this catalog's category paths: use 0 to {depth} (0 = no categories).")
         if level == 0:
             return 0, "level 0 (chosen): clusters over the whole catalog act as categories."
         return level, f"level {level} (chosen)."
@@ -104,11 +147,11 @@ def choose_level(paths: Sequence[Sequence[str]], level: int | None = None) -> tu
     n = len(paths)
     for lv in range(depth, 0, -1):
         sizes = Counter(category_names(paths, lv).tolist())
-        big = sum(c for c in sizes.values() if c >= MIN_CATEGORY_LISTINGS)
+        big = sum(c for c in sizes.values() if c >= min_listings)
         if big >= 0.5 * n:
             return lv, (f"level {lv} of {depth}: the deepest level where at least half of the listings sit in "
-                        f"categories of {MIN_CATEGORY_LISTINGS}+ listings (--level overrides).")
-    return 1, (f"level 1 of {depth}: most categories hold fewer than {MIN_CATEGORY_LISTINGS} listings even at the "
+                        f"categories of {min_listings}+ listings (a level given explicitly overrides it).")
+    return 1, (f"level 1 of {depth}: most categories hold fewer than {min_listings} listings even at the "
                "top level, so figures for small categories are rough.")
 
 
@@ -166,7 +209,7 @@ def price_spread(prices: Sequence[float]) -> float:
     return float((q75 - q25) / q50) if q50 > 0 else float("nan")
 
 
-def saturation_parts(m: Mapping[str, float]) -> dict[str, float]:
+def saturation_parts(m: Mapping[str, float], params: SaturationParams = SATURATION) -> dict[str, float]:
     """The 0..1 parts of the saturation score from a group's metrics (NaN = cannot be measured)."""
     knn = m.get("mean_knn_similarity", float("nan"))
     spread = m.get("price_spread", float("nan"))
@@ -174,24 +217,25 @@ def saturation_parts(m: Mapping[str, float]) -> dict[str, float]:
     per_kind = m["listings"] / max(m.get("effective_clusters", 1.0) or 1.0, 1.0)
     return {
         "near_duplicates": float(m["near_duplicate_share"]),
-        "similarity": float(np.clip((knn - SIMILARITY_FLOOR) / (SIMILARITY_CEILING - SIMILARITY_FLOOR), 0, 1)) if _ok(knn) else math.nan,
-        "crowding": float(min(1.0, math.log1p(per_kind) / math.log1p(CROWDING_REFERENCE))),
+        "similarity": params.scale.closeness(knn) if _ok(knn) else math.nan,
+        "crowding": float(min(1.0, math.log1p(per_kind) / math.log1p(params.crowding_reference))),
         "price": float(1.0 - min(1.0, spread)) if _ok(spread) else math.nan,
         "brands": float(1.0 - hhi) if _ok(hhi) else math.nan,
         "labels": float(m["label_completeness"]) if _ok(m.get("label_completeness", math.nan)) else math.nan,
     }
 
 
-def saturation_score(parts: Mapping[str, float]) -> float:
-    """100 x the weighted mean of the measurable parts (see SATURATION_FORMULA)."""
-    used = {k: v for k, v in parts.items() if k in WEIGHTS and _ok(v)}
-    total = sum(WEIGHTS[k] for k in used)
-    return round(100.0 * sum(WEIGHTS[k] * v for k, v in used.items()) / total, 1) if total else 0.0
+def saturation_score(parts: Mapping[str, float], params: SaturationParams = SATURATION) -> float:
+    """100 x the weighted mean of the measurable parts (see SaturationParams.formula)."""
+    weight = params.weight
+    used = {k: v for k, v in parts.items() if k in weight and _ok(v)}
+    total = sum(weight[k] for k in used)
+    return round(100.0 * sum(weight[k] * v for k, v in used.items()) / total, 1) if total else 0.0
 
 
-def is_crowded(score: float, listings: int) -> bool:
+def is_crowded(score: float, listings: int, params: SaturationParams = SATURATION) -> bool:
     """The crowded rule: a high saturation score on a category big enough for it to mean something."""
-    return bool(score >= CROWDED_SCORE and listings >= CROWDED_MIN_LISTINGS)
+    return bool(score >= params.crowded_score and listings >= params.crowded_min_listings)
 
 
 def _ok(x) -> bool:
@@ -232,7 +276,8 @@ class _Work:
     pair_b: list
 
 
-def analyze_landscape(index: Index, level: int | None = None, *, progress: Progress | None = None) -> Landscape:
+def analyze_landscape(index: Index, level: int | None = None, *, params: SaturationParams = SATURATION,
+                      progress: Progress | None = None) -> Landscape:
     """Cluster every category's listings, find near-duplicate groups, and rank categories by saturation.
 
     `level` is the category depth (None: the deepest level with categories of a reasonable size;
@@ -243,7 +288,7 @@ def analyze_landscape(index: Index, level: int | None = None, *, progress: Progr
     if n == 0:
         raise QueryError(f"The index at '{index.path}' has no listings: rebuild it from a catalog with listings.")
     paths = df["category_path"].tolist()
-    level, note = choose_level(paths, level)
+    level, note = choose_level(paths, level, min_listings=params.min_category_listings)
     vectors = np.asarray(index.vectors, dtype=np.float32)
     titles = df["title"].astype(str).tolist()
     brands = df["brand"].fillna("").astype(str).tolist()
@@ -264,16 +309,16 @@ def analyze_landscape(index: Index, level: int | None = None, *, progress: Progr
         progress("names", 1, 1)
         progress("metrics", 0, 1)
     per_listing = _per_listing(df, assignments)
-    metrics = _group_metrics(per_listing, "cluster_id")
+    metrics = _group_metrics(per_listing, "cluster_id", params)
     clusters = clusters.merge(metrics, left_on="cluster_id", right_index=True, how="left")
-    categories_table = _rank(_group_metrics(per_listing, "category").rename_axis("category").reset_index(),
-                             assignments)
+    categories_table = _rank(_group_metrics(per_listing, "category", params).rename_axis("category").reset_index(),
+                             assignments, params)
     if progress:
         progress("metrics", 1, 1)
     assignments = assignments[["listing_id", "category", "cluster_id", "cluster_label", "near_duplicate_group",
                                "is_singleton", "knn_similarity"]]
     return Landscape(level=level, assignments=assignments, clusters=clusters.reset_index(drop=True),
-                     categories=categories_table, note=note)
+                     categories=categories_table, note=note, params=params)
 
 
 def _coarse_names(titles: list[str], brands: list[str], coarse: np.ndarray) -> np.ndarray:
@@ -375,18 +420,18 @@ def _per_listing(df: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([out, flags.reset_index(drop=True)], axis=1)
 
 
-def _group_metrics(per_listing: pd.DataFrame, by: str) -> pd.DataFrame:
+def _group_metrics(per_listing: pd.DataFrame, by: str, params: SaturationParams) -> pd.DataFrame:
     """Homogenization metrics and saturation score of every group (category or cluster)."""
     label_cols = [f"label_{k}" for k in LABEL_KINDS]
     col = {c: per_listing[c].to_numpy() for c in ("group", "group_size", "kind", "knn", "brand", "price")}
     labels = per_listing[label_cols].to_numpy(dtype=float)
     records = {}
     for key, rows in per_listing.groupby(by, sort=False).indices.items():
-        records[key] = _metrics({c: v[rows] for c, v in col.items()}, labels[rows], label_cols)
+        records[key] = _metrics({c: v[rows] for c, v in col.items()}, labels[rows], label_cols, params)
     return pd.DataFrame.from_dict(records, orient="index")
 
 
-def _metrics(g: dict[str, np.ndarray], labels: np.ndarray, label_cols: list[str]) -> dict:
+def _metrics(g: dict[str, np.ndarray], labels: np.ndarray, label_cols: list[str], params: SaturationParams) -> dict:
     """The metrics of one group of listings, from its per-listing arrays."""
     top_share, hhi, top_brand = brand_concentration(g["brand"].tolist())
     knn = g["knn"].astype(float)
@@ -406,17 +451,17 @@ def _metrics(g: dict[str, np.ndarray], labels: np.ndarray, label_cols: list[str]
         "label_completeness": float(shares.mean()),
         **{c: float(v) for c, v in zip(label_cols, shares)},
     }
-    parts = saturation_parts(m)
-    m["saturation_score"] = saturation_score(parts)
+    parts = saturation_parts(m, params)
+    m["saturation_score"] = saturation_score(parts, params)
     m.update({f"part_{k}": v for k, v in parts.items()})
     return m
 
 
-def _rank(categories: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
+def _rank(categories: pd.DataFrame, assignments: pd.DataFrame, params: SaturationParams) -> pd.DataFrame:
     """Categories ranked by saturation score (ties: more listings first), with the crowded flag."""
     n_clusters = assignments.groupby("category")["cluster_id"].nunique()
     categories.insert(2, "clusters", categories["category"].map(n_clusters).astype(int))
-    categories["crowded"] = [is_crowded(s, n) for s, n in zip(categories["saturation_score"], categories["listings"])]
+    categories["crowded"] = [is_crowded(s, n, params) for s, n in zip(categories["saturation_score"], categories["listings"])]
     categories = categories.sort_values(["saturation_score", "listings", "category"], ascending=[False, False, True])
     categories["rank"] = np.arange(1, len(categories) + 1)
     return categories.reset_index(drop=True)

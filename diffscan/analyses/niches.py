@@ -698,7 +698,7 @@ def find_niches(
     unit of their demand source) is lower.
     """
     if top < 1:
-        raise QueryError("--top must be at least 1.")
+        raise QueryError("The number of niches asked for (top) must be at least 1.")
     if landscape is None:
         landscape = analyze_landscape(index, progress=progress)
     _step(progress, "niches", 0)
@@ -729,31 +729,18 @@ def _candidates_scored(index: Index, landscape, category: str | None = None,
     return ctx, _score_all(candidates, ctx)
 
 
-def dominating_niches(index: Index, landscape, row_sets: list[np.ndarray]) -> list[int]:
-    """For each set of rows, how many candidate niches, disjoint from each other and from it, have at least
-    its demand with no more distinct offers, and are better on one of the two (a validation aid for
-    bench.niches; a greedy count, so a lower bound).
-
-    A score that depends only on demand and the number of offers, rising with one and falling with the
-    other, ranks the rows below all of them: with 10 or more, it cannot put them among its 10 best
-    candidates. (The opportunity score also weighs homogenization and price room, which can lift rows
-    over some of them.)
-    """
-    _, scored = _candidates_scored(index, landscape, given=list(row_sets))
-    natural, targets = scored[: len(scored) - len(row_sets)], scored[len(scored) - len(row_sets):]
-    counts = []
-    for target in targets:
-        want = set(target.candidate.rows.tolist())
-        d, n = target.components["demand"], target.distinct
-        better = [set(s.candidate.rows.tolist()) for s in natural
-                  if (s.components["demand"] > d and s.distinct <= n) or (s.components["demand"] >= d and s.distinct < n)]
-        taken, count = set(want), 0
-        for members in sorted(better, key=len):  # the smallest first: the most disjoint ones
-            if not members & taken:
-                taken |= members
-                count += 1
-        counts.append(count)
-    return counts
+def candidate_scores(index: Index, landscape, given: list[np.ndarray] = ()) -> pd.DataFrame:
+    """Every candidate niche of the catalog scored as `find_niches` scores them, then the `given` row sets
+    scored the same way: one row each with `rows` (index rows), `demand` (its demand component),
+    `distinct_offers`, `opportunity` and `given` (True for the given sets, in their order, last)."""
+    _, scored = _candidates_scored(index, landscape, given=list(given))
+    return pd.DataFrame({
+        "rows": [s.candidate.rows for s in scored],
+        "demand": [s.components["demand"] for s in scored],
+        "distinct_offers": [s.distinct for s in scored],
+        "opportunity": [s.opportunity for s in scored],
+        "given": [s.candidate.kind == "given" for s in scored],
+    })
 
 
 def _step(progress: Progress | None, stage: str, done: int) -> None:

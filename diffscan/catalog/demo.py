@@ -5,7 +5,7 @@ structure on purpose: CROWDED leaves full of near-duplicates, SPARSE leaves with
 well-reviewed listings (niches), medium leaves with a realistic mix, and a few messy rows
 (HTML, emoji, Chinese titles, a pound price, empty ratings) like real exports have.
 
-Regenerate the committed file with ``python -m diffscan.democorpus corpus/catalog.csv``.
+Regenerate the committed file with ``python -m diffscan.catalog.demo corpus/catalog.csv``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+
+# The source checkout: app.py and the committed demo catalog ship with it.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEMO_CATALOG = REPO_ROOT / "corpus" / "catalog.csv"
 
 COLUMNS = ["listing_id", "title", "description", "category", "brand", "price", "rating",
            "review_count", "url"]

@@ -96,8 +96,8 @@ def build_index(
         spec = previous.manifest["model"]["spec"]
         if model is not None and load_encoder(model).model_id != previous.model_id:
             raise ModelError(
-                f"--update keeps the index's model ({previous.model_id}); to change model rebuild "
-                f"'{out}' without --update."
+                f"An update keeps the index's model ({previous.model_id}); to change model rebuild "
+                f"'{out}' from scratch."
             )
         model = spec
     encoder = load_encoder(model)

@@ -135,8 +135,8 @@ class Index:
         if encoder.model_id != self.model_id or encoder.dimension != self.vectors.shape[1]:
             raise ModelError(
                 f"The index at '{self.path}' was built with model {self.model_id} ({self.vectors.shape[1]}-d) "
-                f"but the query model is {encoder.model_id} ({encoder.dimension}-d): query without --model, "
-                f"or rebuild the index with --model {spec}."
+                f"but the query model is {encoder.model_id} ({encoder.dimension}-d): query with the index's own model, "
+                f"or rebuild the index with the model {spec}."
             )
         return encoder
 
@@ -145,6 +145,16 @@ def listing_texts(listings: pd.DataFrame, description_chars: int) -> list[str]:
     """What gets embedded for each listing of a canonical table."""
     return [listing_text(t, b, d, description_chars)
             for t, b, d in zip(listings["title"], listings["brand"], listings["description"])]
+
+
+def read_manifest(path: str | os.PathLike) -> dict | None:
+    """The manifest of an index folder as a dict, unchecked (for listing indexes), or None when there is
+    none, it is unreadable or it is not a JSON object."""
+    try:
+        manifest = json.loads((Path(path) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def load_index(path: str | os.PathLike = DEFAULT_INDEX_DIR, *, verify: bool = True) -> Index:

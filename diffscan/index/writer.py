@@ -61,7 +61,7 @@ def _npy_header(shape: tuple[int, ...], dtype=np.float32) -> bytes:
 def _refuse_foreign(out: Path) -> None:
     """An existing folder that holds files but no manifest is someone else's: never replace it."""
     if not (out / MANIFEST).exists() and any(out.iterdir()):
-        raise IndexFormatError(f"'{out}' exists and is not a diffscan index: choose another --out folder.")
+        raise IndexFormatError(f"'{out}' exists and is not a diffscan index: choose another output folder.")
 
 
 def swap_into_place(tmp: Path, out: Path) -> None:

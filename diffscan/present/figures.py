@@ -39,6 +39,34 @@ def _order_colours(frame: pd.DataFrame) -> list[str]:
     return [c for c in counts.index if c != OTHER] + ([OTHER] if OTHER in counts.index else [])
 
 
+def shorten_category(category: str, width: int = 60) -> str:
+    """A category path for an axis label: its end, which names the category, behind an ellipsis."""
+    return category if len(category) <= width else "…" + category[-(width - 1):]
+
+
+def saturation_bars(landscape: Landscape, *, in_page: bool = True):
+    """Horizontal bars of the most saturated categories (red: crowded), for the app (`in_page`: no title,
+    tight margins) and the HTML export. Plotly reads hover text as HTML-like markup: catalog text is escaped."""
+    import plotly.graph_objects as go
+
+    chart = saturation_chart(landscape)
+    bars = go.Figure(go.Bar(
+        x=chart["saturation_score"], y=[html.escape(shorten_category(c)) for c in chart["category"]],
+        orientation="h", marker_color=["#d62728" if c else "#1f77b4" for c in chart["crowded"]],
+        hovertext=[f"{html.escape(c)}<br>score {s:.1f} · {n:,} listings · rank {r}"
+                   for c, s, n, r in zip(chart["category"], chart["saturation_score"], chart["listings"], chart["rank"])],
+        hoverinfo="text",
+    ))
+    if in_page:
+        bars.update_layout(height=max(320, 22 * len(chart) + 80), margin={"l": 0, "r": 0, "t": 10, "b": 0},
+                           xaxis={"range": [0, 100], "title": "saturation score (0-100); red = crowded"})
+    else:
+        bars.update_layout(title="Saturation score by category (red = crowded)", height=max(400, 22 * len(chart) + 120),
+                           xaxis={"range": [0, 100], "title": "saturation score (0-100)"}, template="plotly_white",
+                           margin={"l": 320})
+    return bars
+
+
 def _figures(frame: pd.DataFrame, landscape: Landscape):
     """The plotly scatter map and bar chart."""
     import plotly.graph_objects as go
@@ -63,17 +91,7 @@ def _figures(frame: pd.DataFrame, landscape: Landscape):
     scatter.update_layout(title="Saturation map: listings by similarity (t-SNE); bigger = more crowded",
                           height=750, xaxis={"visible": False}, yaxis={"visible": False},
                           legend={"font": {"size": 10}}, template="plotly_white")
-    chart = saturation_chart(landscape)
-    bars = go.Figure(go.Bar(
-        x=chart["saturation_score"], y=[html.escape(_short(c, 60)) for c in chart["category"]], orientation="h",
-        marker_color=["#d62728" if c else "#1f77b4" for c in chart["crowded"]],
-        hovertext=[f"{html.escape(c)}<br>score {s:.1f}, {n} listings, rank {r}" for c, s, n, r in
-                   zip(chart["category"], chart["saturation_score"], chart["listings"], chart["rank"])],
-        hoverinfo="text",
-    ))
-    bars.update_layout(title="Saturation score by category (red = crowded)", height=max(400, 22 * len(chart) + 120),
-                       xaxis={"range": [0, 100], "title": "saturation score (0-100)"}, template="plotly_white",
-                       margin={"l": 320})
+    bars = saturation_bars(landscape, in_page=False)
     return scatter, bars
 
 

@@ -10,6 +10,7 @@ import streamlit as st
 
 from diffscan.analyses.competitors import DEFAULT_WEIGHTS, CompetitorResult
 from diffscan.present import export
+from diffscan.present.labels import match_label
 from diffscan.ui import state
 from diffscan.ui.common import Download, download_buttons, guarded, plain
 
@@ -47,8 +48,7 @@ BADGE_COLOURS = {  # background, text: the match column reads at a glance
 
 def match_badge(near_duplicate: bool, kind: str, code_match: bool) -> str:
     """The match column: near-duplicate, twin (same product) or substitute."""
-    badge = "near-duplicate" if near_duplicate else ("twin" if kind == "twin" else "substitute")
-    return badge + (" · same model no." if code_match else "")
+    return match_label(near_duplicate, kind, code_match)
 
 
 def badge_style(badge: str) -> str:

@@ -88,28 +88,11 @@ def map_figure(points: pd.DataFrame, colour_by: str):
     return fig
 
 
-def _shorten(category: str, width: int = 60) -> str:
-    """A category path for an axis label: its end, which names the category, behind an ellipsis."""
-    return category if len(category) <= width else "…" + category[-(width - 1):]
-
-
 def saturation_bars(landscape):
-    """Horizontal bars of the most saturated categories (red: crowded), from `maps.saturation_chart`."""
-    import plotly.graph_objects as go
+    """The bar chart of the most saturated categories (one figure for the app and the HTML export)."""
+    from diffscan.present.figures import saturation_bars as bars
 
-    from diffscan.analyses.projection import saturation_chart
-
-    chart = saturation_chart(landscape)
-    fig = go.Figure(go.Bar(
-        x=chart["saturation_score"], y=[html.escape(_shorten(c)) for c in chart["category"]], orientation="h",
-        marker_color=["#d62728" if c else "#1f77b4" for c in chart["crowded"]],
-        hovertext=[f"{html.escape(c)}<br>score {s:.1f} · {n:,} listings · rank {r}"
-                   for c, s, n, r in zip(chart["category"], chart["saturation_score"], chart["listings"], chart["rank"])],
-        hoverinfo="text",
-    ))
-    fig.update_layout(height=max(320, 22 * len(chart) + 80), margin={"l": 0, "r": 0, "t": 10, "b": 0},
-                      xaxis={"range": [0, 100], "title": "saturation score (0-100); red = crowded"})
-    return fig
+    return bars(landscape, in_page=True)
 
 
 # ---------------------------------------------------------------------------------------------

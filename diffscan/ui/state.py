@@ -7,7 +7,6 @@ checksum), so rebuilding an index under the same name is picked up and nothing e
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import threading
@@ -21,14 +20,12 @@ import streamlit as st
 
 from diffscan.analyses.competitors import CompetitorResult, Filters, find_competitors
 from diffscan.errors import DiffscanError
-from diffscan.index.store import Index, load_index
+from diffscan.index.store import MANIFEST, Index, load_index, read_manifest
 
 APP_DIR = Path(".diffscan")
 DEMO_INDEX = APP_DIR / "demo"
 INDEXES_DIR = APP_DIR / "indexes"
 UPLOADS_DIR = APP_DIR / "uploads"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEMO_CATALOG = REPO_ROOT / "corpus" / "catalog.csv"
 ACTIVE_KEY = "active_index"  # session key of the sidebar index selectbox
 SWITCH_KEY = "switch_index_to"  # set by the Catalog page after a build; applied before the selectbox draws
 
@@ -81,14 +78,6 @@ def startup_index(argv: list[str] | None = None, environ: dict[str, str] | None 
     return Startup(DEMO_INDEX, "demo")
 
 
-def read_manifest(path: str | Path) -> dict | None:
-    """The manifest of an index folder, or None when there is none or it is unreadable."""
-    try:
-        return json.loads((Path(path) / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def stamp(path: str | Path) -> str:
     """Cache key part that changes whenever the index at `path` is rebuilt ("" when it has no manifest)."""
     manifest = read_manifest(path) or {}
@@ -115,7 +104,7 @@ def available_indexes(startup: Startup) -> list[IndexEntry]:
     seen = {Path(startup.path).resolve()}
     if INDEXES_DIR.is_dir():
         for folder in sorted(INDEXES_DIR.iterdir()):
-            if folder.is_dir() and (folder / "manifest.json").exists() and folder.resolve() not in seen:
+            if folder.is_dir() and (folder / MANIFEST).exists() and folder.resolve() not in seen:
                 seen.add(folder.resolve())
                 entries.append(describe_index(folder))
     return entries

@@ -148,7 +148,7 @@ def test_choose_level():
     assert choose_level(tiny)[0] == 1
     assert choose_level([[] for _ in range(5)])[0] == 0
     assert choose_level(paths, 1)[0] == 1
-    with pytest.raises(QueryError, match="--level 3"):
+    with pytest.raises(QueryError, match="level 3 is outside"):
         choose_level(paths, 3)
 
 

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.niches import dominating_niches
 from diffscan.analyses.differentiation import USP_MAX_SHARE
 from diffscan.analyses.niches import (
     OPPORTUNITY_FORMULA,
     ROOM_WEIGHTS,
     SCHEMA,
-    dominating_niches,
     find_niches,
     niches_document,
     niches_frame,

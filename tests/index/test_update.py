@@ -97,7 +97,7 @@ def test_update_keeps_the_model_and_refuses_another(tmp_path):
     shutil.copytree(load_encoder().path, other)
     cfg = other / "config_sentence_transformers.json"
     cfg.write_text(cfg.read_text().replace("{", '{"note": "changed",', 1))
-    with pytest.raises(ModelError, match="--update keeps the index's model"):
+    with pytest.raises(ModelError, match="An update keeps the index's model"):
         build_index(first, tmp_path / "idx", update=True, model=str(other))
 
 

@@ -438,8 +438,8 @@ def test_landscape_is_computed_once_across_pages_and_reruns(demo_index, monkeypa
 
 
 def test_cli_app_command_line(tmp_path):
-    from diffscan.cli import app_command_line
     from diffscan.catalog.limits import UPLOAD_LIMIT_MB
+    from diffscan.cli import app_command_line
 
     command = app_command_line(tmp_path / "idx", 8600, True)
     assert command[1:5] == ["-m", "streamlit", "run", str(APP)]
