@@ -39,20 +39,49 @@ from diffscan.errors import QueryError
 from diffscan.index.store import Index
 
 SCHEMA = "diffscan.niches/1"
-OPPORTUNITY_FORMULA = (
-    "opportunity = 100 x demand x (0.60 x (1 - competition) + 0.20 x (1 - homogenization) + 0.20 x price_room); "
-    "demand = mean log(1 + reviews or sales) of the niche's listings, pulled toward the catalog median with the "
-    "weight of two listings, divided by log(1 + the catalog's 99th percentile), capped at 1 (ratings: that mean "
-    "rating's percentile among all ratings times the niche's share of rated listings, pulled toward the catalog's "
-    "share the same way; no signal: the percentile of its category's size); "
-    "competition = log(1 + distinct offers) / log(1 + the 90th-percentile distinct offers of a cluster), capped at 1; "
-    "homogenization = 1 - distinct offers / listings; "
-    "price_room = share of the crowded neighbour cluster's listings priced below the niche's median price "
-    "(its category when the neighbour has no prices; 0.5 without prices), pulled toward 0.5 with the weight of two "
-    "listings."
-)
-ROOM_WEIGHTS = {"competition": 0.60, "homogenization": 0.20, "price_room": 0.20}
-PRIOR_LISTINGS = 2  # demand of a small niche is pulled toward the catalog median with this many listings' weight
+
+
+@dataclass(frozen=True)
+class OpportunityParams:
+    """How a niche's opportunity is scored (docs/niches.md); `formula()` is the text shown to users.
+
+    Parameters
+    ----------
+    competition, homogenization, price_room: weights of the room a niche leaves (they sum to 1).
+    prior_listings: a small niche's demand (and price room) is pulled toward the catalog's with the weight
+        of this many listings.
+    """
+
+    competition: float = 0.60
+    homogenization: float = 0.20
+    price_room: float = 0.20
+    prior_listings: int = 2
+
+    def room_weights(self) -> dict[str, float]:
+        return {"competition": self.competition, "homogenization": self.homogenization, "price_room": self.price_room}
+
+    def formula(self) -> str:
+        listings = {1: "one listing", 2: "two listings", 3: "three listings"}.get(self.prior_listings,
+                                                                                  f"{self.prior_listings} listings")
+        return (
+            f"opportunity = 100 x demand x ({self.competition:.2f} x (1 - competition) + {self.homogenization:.2f} x "
+            f"(1 - homogenization) + {self.price_room:.2f} x price_room); "
+            "demand = mean log(1 + reviews or sales) of the niche's listings, pulled toward the catalog median with the "
+            f"weight of {listings}, divided by log(1 + the catalog's 99th percentile), capped at 1 (ratings: that mean "
+            "rating's percentile among all ratings times the niche's share of rated listings, pulled toward the catalog's "
+            "share the same way; no signal: the percentile of its category's size); "
+            "competition = log(1 + distinct offers) / log(1 + the 90th-percentile distinct offers of a cluster), capped at 1; "
+            "homogenization = 1 - distinct offers / listings; "
+            "price_room = share of the crowded neighbour cluster's listings priced below the niche's median price "
+            "(its category when the neighbour has no prices; 0.5 without prices), pulled toward 0.5 with the weight of "
+            f"{listings}."
+        )
+
+
+OPPORTUNITY = OpportunityParams()
+OPPORTUNITY_FORMULA = OPPORTUNITY.formula()
+ROOM_WEIGHTS = OPPORTUNITY.room_weights()
+PRIOR_LISTINGS = OPPORTUNITY.prior_listings  # demand of a small niche is pulled toward the catalog median
 MIN_SIZE = 2  # one listing is an offer, not a niche
 MIN_OFFERS = 2  # nor is one product in several variant listings (one near-duplicate group): a niche has 2+ offers
 NICHE_ATTRIBUTE_KINDS = ("material", "audience", "use", "feature")  # what attribute niches are made of
