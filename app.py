@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from diffscan import __version__
+from diffscan.catalog.demo import DEMO_CATALOG
 from diffscan.ui import state
 from diffscan.ui.common import guarded, plain, stage_progress
 
@@ -23,8 +24,8 @@ PAGES = [
 
 def build_demo(startup: state.Startup) -> None:
     """First run on the demo corpus: build .diffscan/demo from corpus/catalog.csv with a progress bar."""
-    bar = st.progress(0.0, text=f"First run: building the demo index from {state.DEMO_CATALOG.name}…")
-    guarded(state.build_with_lock, state.DEMO_CATALOG, startup.path, progress=stage_progress(bar))
+    bar = st.progress(0.0, text=f"First run: building the demo index from {DEMO_CATALOG.name}…")
+    guarded(state.build_with_lock, DEMO_CATALOG, startup.path, progress=stage_progress(bar))
     bar.empty()
 
 

@@ -44,7 +44,7 @@ def to_csv(frame: pd.DataFrame, target: str | Path | None = None) -> str:
 def _jsonable(value):
     if isinstance(value, float) and math.isnan(value):
         return None
-    if hasattr(value, "item"):  # numpy scalars
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:  # numpy scalars (arrays go through tolist)
         return _jsonable(value.item())
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}

@@ -128,11 +128,10 @@ def price_filter(price: float | None, band: str) -> tuple[float | None, float | 
 
 def render() -> None:
     """The Competitors page."""
-    index = state.require_index()
-    path, key = str(index.path), state.stamp(index.path)
-    st.title("Competitors")
-    st.caption("Who competes with this listing? Ranked twins (the same product) and substitutes, "
-               "with the score's parts, the phrases they share and what is unique to yours.")
+    index, path, key = state.open_page(
+        "Competitors",
+        "Who competes with this listing? Ranked twins (the same product) and substitutes, "
+        "with the score's parts, the phrases they share and what is unique to yours.")
     mode = st.radio("Search with", [PASTE, PICK], horizontal=True, key="competitor_mode", label_visibility="collapsed")
     query = _paste_form(path, key) if mode == PASTE else _pick_listing(index, path, key)
     if query is None:

@@ -71,11 +71,10 @@ def competitors_frame(niche) -> pd.DataFrame:
 
 def render() -> None:
     """The Niches page."""
-    index = state.require_index()
-    path, key = str(index.path), state.stamp(index.path)
-    st.title("Niches")
-    st.caption("Where is there room to stand out? Narrow niches with demand and few look-alike offers, "
-               "with the selling points that would set a new listing apart.")
+    index, path, key = state.open_page(
+        "Niches",
+        "Where is there room to stand out? Narrow niches with demand and few look-alike offers, "
+        "with the selling points that would set a new listing apart.")
     top, category, min_demand = _controls(path, key)
     niches = guarded(state.with_progress, f"Finding niches among {len(index):,} listings…",
                      state.niches_of, path, key, top, category, min_demand)

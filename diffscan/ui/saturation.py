@@ -102,11 +102,10 @@ def saturation_bars(landscape):
 
 def render() -> None:
     """The Saturation map page."""
-    index = state.require_index()
-    path, key = str(index.path), state.stamp(index.path)
-    st.title("Saturation map")
-    st.caption("Where is the market crowded? Categories ranked by a 0-100 saturation score (near-duplicates, "
-               "look-alike offers, crowding, alike prices, many brands, the same labels), and their clusters.")
+    index, path, key = state.open_page(
+        "Saturation map",
+        "Where is the market crowded? Categories ranked by a 0-100 saturation score (near-duplicates, "
+        "look-alike offers, crowding, alike prices, many brands, the same labels), and their clusters.")
     level = _level_picker(path, key)
     landscape = guarded(state.with_progress, f"Analyzing {len(index):,} listings (once per index)…",
                         state.landscape_of, path, key, level)

@@ -203,6 +203,15 @@ def require_index() -> Index:
         raise  # unreachable: st.stop() ends the run
 
 
+def open_page(title: str, caption: str) -> tuple[Index, str, str]:
+    """The opening of every page that reads an index: (the active index, its path, its cache stamp), then
+    the page's title and caption."""
+    index = require_index()
+    st.title(title)
+    st.caption(caption)
+    return index, str(index.path), stamp(index.path)
+
+
 # ---------------------------------------------------------------------------------------------
 # Cached analyses, keyed by index path + stamp so a rerun never recomputes them.
 # ---------------------------------------------------------------------------------------------

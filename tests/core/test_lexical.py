@@ -1,0 +1,139 @@
+"""diffscan.core.lexical: hashed character n-gram counts, weighted rows, row_dots and the .npz on disk."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from diffscan.core.lexical import (
+    N_FEATURES,
+    CsrNpzWriter,
+    fit_idf,
+    lexical_matrix,
+    lexical_query,
+    load_csr,
+    log_tf,
+    row_dots,
+    term_counts,
+    unweigh,
+    weigh,
+    weigh_log_tf,
+)
+
+TEXTS = [
+    "Wireless Earbuds Bluetooth 5.3 KDL-40V4100",
+    "Wired earbuds with microphone",
+    "Ceramic coffee mug 350ml",
+    "无线蓝牙耳机",
+    "Stainless steel travel mug",
+]
+
+
+def _row_norms(m: sp.csr_matrix) -> np.ndarray:
+    return np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+
+
+def test_term_counts_are_hashed_character_ngram_counts():
+    counts = term_counts(["abcabc", "xyz"])
+    assert counts.shape == (2, N_FEATURES)
+    assert counts.format == "csr"
+    assert (counts.data > 0).all()
+    # " abcabc " has 3-grams " ab", "abc", "bca", "cab", "abc", "bc " ...: "abc" occurs twice
+    assert counts[0].max() >= 2
+    # n-grams are 3..5 characters of a word padded with spaces: "xyz" -> " xy", "xyz", "yz ", " xyz", "xyz ", " xyz "
+    assert counts[1].sum() == 6
+
+
+def test_term_counts_lowercase_the_text():
+    a, b = term_counts(["Coffee MUG"]), term_counts(["coffee mug"])
+    assert (a != b).nnz == 0
+
+
+def test_lexical_matrix_rows_are_l2_normalized():
+    m, idf = lexical_matrix(TEXTS)
+    assert m.shape == (len(TEXTS), N_FEATURES)
+    assert idf.shape == (N_FEATURES,)
+    np.testing.assert_allclose(_row_norms(m), 1.0, rtol=1e-5)
+
+
+def test_lexical_matrix_of_an_empty_text_is_a_zero_row():
+    m, _ = lexical_matrix(["coffee mug", ""])
+    assert m[1].nnz == 0
+    assert _row_norms(m)[0] == pytest.approx(1.0, rel=1e-5)
+
+
+def test_idf_gives_rare_ngrams_more_weight():
+    counts = term_counts(["mug red", "mug blue", "mug green"])
+    idf = fit_idf(counts)
+    common = term_counts(["mug"]).indices  # every text has these n-grams
+    rare = term_counts(["green"]).indices
+    assert idf[common].max() < idf[rare].min()
+    assert idf[common] == pytest.approx(1.0)  # log((1+3)/(1+3)) + 1
+
+
+def test_lexical_query_is_normalized_and_scores_the_matching_listing_highest():
+    m, idf = lexical_matrix(TEXTS)
+    q = lexical_query("ceramic mug", idf)
+    assert q.shape == (1, N_FEATURES)
+    assert _row_norms(q)[0] == pytest.approx(1.0, rel=1e-5)
+    scores = (m @ q.T).toarray().ravel()
+    assert int(np.argmax(scores)) == 2
+    assert scores.max() <= 1.0 + 1e-5
+
+
+def test_row_dots_equals_the_dense_product():
+    m, idf = lexical_matrix(TEXTS)
+    q = lexical_query("wireless earbuds mug 蓝牙", idf)
+    dense = (m @ q.T).toarray().ravel()
+    rows = np.array([4, 0, 2, 3])
+    np.testing.assert_allclose(row_dots(m, rows, q), dense[rows], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(row_dots(m, np.arange(len(TEXTS)), q), dense, rtol=1e-5, atol=1e-6)
+
+
+def test_row_dots_with_repeated_rows_and_no_overlap():
+    m, idf = lexical_matrix(TEXTS)
+    q = lexical_query("wired", idf)
+    dense = (m @ q.T).toarray().ravel()
+    np.testing.assert_allclose(row_dots(m, np.array([1, 1, 2]), q), dense[[1, 1, 2]], rtol=1e-5, atol=1e-6)
+    assert dense[1] > 0
+    empty = lexical_query("", idf)
+    assert empty.nnz == 0
+    np.testing.assert_array_equal(row_dots(m, np.array([0, 1]), empty), np.zeros(2, dtype=np.float32))
+
+
+def test_weigh_equals_weigh_log_tf_and_unweigh_reweighs_for_a_new_idf():
+    counts = term_counts(TEXTS)
+    idf_old = fit_idf(counts[:3])
+    idf_new = fit_idf(counts)
+    old = weigh(counts, idf_old)
+    assert abs(weigh_log_tf(log_tf(counts), idf_old) - old).max() == 0
+    assert abs(old - weigh(counts, idf_new)).max() > 1e-4  # the idf matters, so the next check is not trivial
+    reweighed = weigh_log_tf(unweigh(old, idf_old), idf_new)
+    direct = weigh(counts, idf_new)
+    assert abs(reweighed - direct).max() < 1e-5
+
+
+def test_csr_npz_writer_round_trips_through_load_csr(tmp_path):
+    m, _ = lexical_matrix(TEXTS)
+    m.sort_indices()
+    path = tmp_path / "lexical.npz"
+    half = m.nnz // 2
+    CsrNpzWriter(path).write(
+        m.shape, m.nnz, m.indptr,
+        iter([m.data[:half], m.data[half:]]), iter([m.indices[:half], m.indices[half:]]),
+    )
+    for mmap in (False, True):
+        loaded = load_csr(path, mmap=mmap)
+        assert loaded.shape == m.shape
+        np.testing.assert_array_equal(np.asarray(loaded.indptr), m.indptr)
+        np.testing.assert_array_equal(np.asarray(loaded.indices), m.indices)
+        np.testing.assert_array_equal(np.asarray(loaded.data), m.data)
+    # scipy reads the same file
+    assert abs(sp.load_npz(path).tocsr() - m).max() == 0
+
+
+def test_csr_npz_writer_refuses_a_wrong_announced_length(tmp_path):
+    m, _ = lexical_matrix(TEXTS[:2])
+    with pytest.raises(ValueError, match="announced"):
+        CsrNpzWriter(tmp_path / "bad.npz").write(m.shape, m.nnz + 1, m.indptr, iter([m.data]), iter([m.indices]))
