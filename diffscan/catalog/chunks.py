@@ -1,23 +1,21 @@
 """Read a catalog file in chunks of canonical listings, so memory does not grow with the file.
 
-`catalog.load_catalog` reads a whole file into pandas, which is right for the catalogs people open in a
+`table.load_catalog` reads a whole file into pandas, which is right for the catalogs people open in a
 spreadsheet and wrong for a marketplace dump of millions of rows. `iter_catalog` gives the same
 listings and the same LoadReport in chunks: CSV/TSV and JSON Lines are parsed incrementally (also when
 gzip/bz2/xz-compressed), Parquet by row batch; JSON arrays and XLSX cannot be streamed and are loaded
 whole, then handed out in chunks.
 
-Row cleaning is catalog's own: every chunk goes through the same column mapping, parsing and skip rules
-(catalog's `_canonical_table`, `_skips`), so a streamed build equals a normal one. Only what spans chunks
+Row cleaning is the package's own: every chunk goes through the same column mapping, parsing and skip
+rules (`table.canonical_table`, `table.skips`), the same decompression (`readers.open_binary`) and the same
+JSON Lines loop (`readers.jsonl_lines`), so a streamed build equals a normal one. Only what spans chunks
 lives here: row numbers, duplicate ids across chunks, and the report.
 """
 
 from __future__ import annotations
 
-import bz2
 import codecs
-import gzip
 import io
-import lzma
 import re
 import warnings
 from collections.abc import Iterator
@@ -30,7 +28,8 @@ from diffscan.catalog.mapping import resolve_mapping
 from diffscan.catalog.readers import (
     as_text_frame,
     clean_header,
-    parse_jsonl_line,
+    jsonl_lines,
+    open_binary,
     parser_error_message,
     read_raw,
     records_frame,
@@ -51,23 +50,12 @@ from diffscan.errors import CatalogError
 DEFAULT_CHUNK_ROWS = 50_000
 # Files smaller than this are loaded whole (load_catalog): streaming buys nothing for them.
 STREAM_MIN_BYTES = 64 * 2**20
-_OPENERS = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
 _HEAD_BYTES = 1 << 20
-
-
-def _open_binary(path: Path):
-    """The file as a binary stream, decompressed when it starts with gzip/bz2/xz magic bytes."""
-    with open(path, "rb") as f:
-        magic = f.read(6)
-    for prefix, opener in _OPENERS.items():
-        if magic.startswith(prefix):
-            return opener(path, "rb")
-    return open(path, "rb")
 
 
 def _head(path: Path) -> bytes:
     """The first MB of the (decompressed) file, cut at the last newline so no character is split."""
-    with _open_binary(path) as f:
+    with open_binary(path) as f:
         head = f.read(_HEAD_BYTES)
     if len(head) == _HEAD_BYTES and b"\n" in head:
         head = head[: head.rindex(b"\n") + 1]
@@ -78,7 +66,7 @@ def _decodes_fully(path: Path, encoding: str) -> bool:
     """Whether the whole file decodes strictly, read 1 MB at a time."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     try:
-        with _open_binary(path) as f:
+        with open_binary(path) as f:
             for block in iter(lambda: f.read(_HEAD_BYTES), b""):
                 decoder.decode(block)
             decoder.decode(b"", final=True)
@@ -169,7 +157,7 @@ class CatalogChunks:
         bad_seen: set[int] = set()
         next_row = 2  # the header is row 1
         try:
-            stream = _open_binary(self.path)
+            stream = open_binary(self.path)
             with stream, pd.read_csv(stream, sep=delimiter, dtype=str, encoding=self.encoding, na_filter=False,
                                      skip_blank_lines=False, on_bad_lines="warn", engine="c",
                                      chunksize=self.chunk_rows) as reader:
@@ -205,13 +193,8 @@ class CatalogChunks:
         records: list[dict[str, str]] = []
         rows: list[int] = []
         bad: list[tuple[int, str]] = []
-        with io.TextIOWrapper(_open_binary(self.path), encoding=self.encoding, newline="\n") as f:
-            for number, line in enumerate(f, start=1):
-                if number == 1:
-                    line = line.lstrip("\ufeff")
-                if not line.strip():
-                    continue
-                record = parse_jsonl_line(line)
+        with io.TextIOWrapper(open_binary(self.path), encoding=self.encoding, newline="\n") as f:
+            for number, record in jsonl_lines(f):
                 if isinstance(record, str):
                     bad.append((number, record))
                     continue

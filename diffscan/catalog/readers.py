@@ -11,6 +11,7 @@ import math
 import re
 import warnings
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -29,11 +30,8 @@ from diffscan.catalog.sniff import (
 )
 from diffscan.errors import CatalogError
 
-_DECOMPRESSORS: dict[bytes, Callable[[bytes], bytes]] = {
-    b"\x1f\x8b": gzip.decompress,
-    b"BZh": bz2.decompress,
-    b"\xfd7zXZ\x00": lzma.decompress,
-}
+# Compressed files by their magic bytes: one table for whole-file reads and chunked ones (`open_binary`).
+COMPRESSED: dict[bytes, Callable] = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
 
 
 _JSON_LIST_KEYS = ("products", "items", "data", "listings", "records", "results", "rows")
@@ -101,10 +99,11 @@ def _read_bytes(path: Path) -> bytes:
         raise CatalogError(f"could not read {path}: {exc.strerror or exc}; check the file's permissions.") from exc
     if not data:
         raise CatalogError(f"{path} is empty (0 bytes); export the catalog again.")
-    for magic, decompress in _DECOMPRESSORS.items():
+    for magic, opener in COMPRESSED.items():
         if data.startswith(magic):
             try:
-                data = decompress(data)
+                with opener(io.BytesIO(data), "rb") as stream:
+                    data = stream.read()
             except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
                 raise CatalogError(
                     f"could not decompress {path}: the file is truncated or corrupt; compress it again."
@@ -113,6 +112,16 @@ def _read_bytes(path: Path) -> bytes:
                 raise CatalogError(f"{path} is empty once decompressed; export the catalog again.")
             break
     return data
+
+
+def open_binary(path: Path):
+    """The file as a binary stream, decompressed when it starts with gzip/bz2/xz magic bytes."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    for prefix, opener in COMPRESSED.items():
+        if magic.startswith(prefix):
+            return opener(path, "rb")
+    return open(path, "rb")
 
 
 def _read_parquet(data: bytes, path: Path) -> pd.DataFrame:
@@ -246,16 +255,23 @@ def _read_jsonl(text: str, path: Path, encoding: str) -> _RawTable:
     records: list[dict[str, str]] = []
     rows: list[int] = []
     bad_rows: list[tuple[int, str]] = []
-    for number, line in enumerate(text.lstrip("\ufeff").split("\n"), start=1):
-        if not line.strip():
-            continue
-        record = parse_jsonl_line(line)
+    for number, record in jsonl_lines(text.split("\n")):
         if isinstance(record, str):
             bad_rows.append((number, record))
             continue
         records.append(record)
         rows.append(number)
     return _RawTable(records_frame(records, rows), "jsonl", encoding, bad_rows)
+
+
+def jsonl_lines(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str] | str]]:
+    """(line number, flattened record or the reason it cannot be used) for each non-blank JSON Lines line;
+    the one loop of whole-file and chunked reads."""
+    for number, line in enumerate(lines, start=1):
+        if number == 1:
+            line = line.lstrip("\ufeff")
+        if line.strip():
+            yield number, parse_jsonl_line(line)
 
 
 def parse_jsonl_line(line: str) -> dict[str, str] | str:
