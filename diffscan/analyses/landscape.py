@@ -1,7 +1,7 @@
 """Where is the market crowded? Clusters, near-duplicate groups, homogenization and saturation per category.
 
-`analyze_landscape(index)` returns plain tables (a `Landscape`); `landscape_map` and `write_map`
-(in `diffscan.maps`, re-exported here) turn them into a map people can look at.
+`analyze_landscape(index)` returns plain tables (a `Landscape`); `analyses.projection.landscape_map` gives
+their map coordinates and `present.figures.write_map` draws them.
 """
 
 from __future__ import annotations
