@@ -29,6 +29,7 @@ ALL = "(all)"
 NO_CATEGORY = "(no category)"
 SINGLETONS = "(singletons)"
 
+
 @dataclass(frozen=True)
 class SaturationParams:
     """How the saturation score and the crowded flag are computed (docs/saturation.md).

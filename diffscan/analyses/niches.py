@@ -57,9 +57,6 @@ class OpportunityParams:
     price_room: float = 0.20
     prior_listings: int = 2
 
-    def room_weights(self) -> dict[str, float]:
-        return {"competition": self.competition, "homogenization": self.homogenization, "price_room": self.price_room}
-
     def formula(self) -> str:
         listings = {1: "one listing", 2: "two listings", 3: "three listings"}.get(self.prior_listings,
                                                                                   f"{self.prior_listings} listings")
@@ -80,8 +77,6 @@ class OpportunityParams:
 
 OPPORTUNITY = OpportunityParams()
 OPPORTUNITY_FORMULA = OPPORTUNITY.formula()
-ROOM_WEIGHTS = OPPORTUNITY.room_weights()
-PRIOR_LISTINGS = OPPORTUNITY.prior_listings  # demand of a small niche is pulled toward the catalog median
 MIN_SIZE = 2  # one listing is an offer, not a niche
 MIN_OFFERS = 2  # nor is one product in several variant listings (one near-duplicate group): a niche has 2+ offers
 NICHE_ATTRIBUTE_KINDS = ("material", "audience", "use", "feature")  # what attribute niches are made of
@@ -201,20 +196,20 @@ def demand_component(values: np.ndarray, demand: _Demand) -> float:
     """The 0-1 demand of a niche from its listings' demand (see OPPORTUNITY_FORMULA).
 
     Counts (reviews, sales) are heavy-tailed: their log mean is used, and a niche of few listings is
-    pulled toward the catalog median with the weight of PRIOR_LISTINGS listings, so one best-seller
+    pulled toward the catalog median with the weight of OPPORTUNITY.prior_listings listings, so one best-seller
     does not make a niche of two. Ratings are averaged the same way and ranked among all ratings, times
     the niche's share of rated listings (pulled toward the catalog's share the same way).
     """
     known = values[np.isfinite(values)]
     if demand.source == "rating":
-        mean = (known.sum() + PRIOR_LISTINGS * demand.median) / (len(known) + PRIOR_LISTINGS)
+        mean = (known.sum() + OPPORTUNITY.prior_listings * demand.median) / (len(known) + OPPORTUNITY.prior_listings)
         liked = _percentile(demand.sorted_known, float(mean))
         # An unrated listing has no buyer feedback: as a 0-review listing pulls a review niche down, it
         # lowers the niche's rated share (pulled toward the catalog's with the same prior).
-        rated = (len(known) + PRIOR_LISTINGS * demand.rated) / (len(values) + PRIOR_LISTINGS)
+        rated = (len(known) + OPPORTUNITY.prior_listings * demand.rated) / (len(values) + OPPORTUNITY.prior_listings)
         return liked * rated
     logs = np.log1p(np.maximum(known, 0.0))
-    mean = (logs.sum() + PRIOR_LISTINGS * math.log1p(demand.median)) / (len(known) + PRIOR_LISTINGS)
+    mean = (logs.sum() + OPPORTUNITY.prior_listings * math.log1p(demand.median)) / (len(known) + OPPORTUNITY.prior_listings)
     return float(min(1.0, mean / max(math.log1p(demand.high), 1e-9)))
 
 
@@ -450,8 +445,8 @@ def _score(c: _Candidate, ctx: _Context, sims: np.ndarray | None = None) -> _Sco
     price_room = _price_room(c, ctx, neighbour)
     parts = {"demand": round(demand, 4), "competition": round(competition, 4),
              "homogenization": round(homogenization, 4), "price_room": round(price_room, 4)}
-    room = (ROOM_WEIGHTS["competition"] * (1 - competition) + ROOM_WEIGHTS["homogenization"] * (1 - homogenization)
-            + ROOM_WEIGHTS["price_room"] * price_room)
+    room = (OPPORTUNITY.competition * (1 - competition) + OPPORTUNITY.homogenization * (1 - homogenization)
+            + OPPORTUNITY.price_room * price_room)
     return _Scored(c, source, figure, parts, round(100 * demand * room, 2), distinct, neighbour)
 
 
@@ -475,9 +470,9 @@ def _price_room(c: _Candidate, ctx: _Context, neighbour: int | None) -> float:
     if len(pool) < 2:
         return 0.5
     # The median of a few prices is a weak estimate: pulled toward neutral (0.5) with the weight of
-    # PRIOR_LISTINGS listings, as demand is pulled toward the catalog median.
+    # OPPORTUNITY.prior_listings listings, as demand is pulled toward the catalog median.
     room = _percentile(pool, float(np.median(prices)))
-    return (len(prices) * room + PRIOR_LISTINGS * 0.5) / (len(prices) + PRIOR_LISTINGS)
+    return (len(prices) * room + OPPORTUNITY.prior_listings * 0.5) / (len(prices) + OPPORTUNITY.prior_listings)
 
 
 def _select(scored: list[_Scored], top: int) -> list[_Scored]:

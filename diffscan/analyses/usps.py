@@ -167,14 +167,9 @@ def table_stakes(own: Stated, counts: Counter, n: int, title: str = "") -> list[
     return pick_common(common, counts, n, own.attributes, title)
 
 
-def _memo(index: Index) -> dict:
-    """Per-index memo (texts, what each listing states): lives as long as the loaded index."""
-    return index.memo
-
-
 def listing_texts(index: Index) -> list[str]:
     """Each listing's text as embedded (title, brand, head of the description), computed once per index."""
-    memo = _memo(index)
+    memo = index.memo
     if "texts" not in memo:
         memo["texts"] = index.texts()
         memo["titles"] = index.listings["title"].tolist()
@@ -185,16 +180,16 @@ def listing_texts(index: Index) -> list[str]:
 def listing_stated(index: Index, row: int) -> Stated:
     """What a listing of the index states, computed once per index and row."""
     texts = listing_texts(index)
-    memo = _memo(index).setdefault("stated", {})
+    memo = index.memo.setdefault("stated", {})
     if row not in memo:
-        m = _memo(index)
+        m = index.memo
         memo[row] = stated(texts[row], m["brands"][row], m["titles"][row])
     return memo[row]
 
 
 def listing_attributes(index: Index, row: int) -> dict[str, str]:
     """A listing's attributes {key: wording}, computed once per index and row."""
-    memo = _memo(index).setdefault("attributes", {})
+    memo = index.memo.setdefault("attributes", {})
     if row not in memo:
         memo[row] = attributes_of([listing_texts(index)[row]])[0]
     return memo[row]
@@ -203,5 +198,5 @@ def listing_attributes(index: Index, row: int) -> dict[str, str]:
 def title_brand(index: Index, row: int) -> tuple[str, str]:
     """(title, brand) of a listing of the index."""
     listing_texts(index)
-    memo = _memo(index)
+    memo = index.memo
     return memo["titles"][row], memo["brands"][row]

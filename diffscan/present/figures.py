@@ -39,11 +39,6 @@ def _order_colours(frame: pd.DataFrame) -> list[str]:
     return [c for c in counts.index if c != OTHER] + ([OTHER] if OTHER in counts.index else [])
 
 
-def shorten_category(category: str, width: int = 60) -> str:
-    """A category path for an axis label: its end, which names the category, behind an ellipsis."""
-    return category if len(category) <= width else "…" + category[-(width - 1):]
-
-
 def saturation_bars(landscape: Landscape, *, in_page: bool = True):
     """Horizontal bars of the most saturated categories (red: crowded), for the app (`in_page`: no title,
     tight margins) and the HTML export. Plotly reads hover text as HTML-like markup: catalog text is escaped."""
@@ -51,7 +46,7 @@ def saturation_bars(landscape: Landscape, *, in_page: bool = True):
 
     chart = saturation_chart(landscape)
     bars = go.Figure(go.Bar(
-        x=chart["saturation_score"], y=[html.escape(shorten_category(c)) for c in chart["category"]],
+        x=chart["saturation_score"], y=[html.escape(_short(c, 60)) for c in chart["category"]],
         orientation="h", marker_color=["#d62728" if c else "#1f77b4" for c in chart["crowded"]],
         hovertext=[f"{html.escape(c)}<br>score {s:.1f} · {n:,} listings · rank {r}"
                    for c, s, n, r in zip(chart["category"], chart["saturation_score"], chart["listings"], chart["rank"])],

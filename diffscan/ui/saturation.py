@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from diffscan.present import export
+from diffscan.present import export, figures
 from diffscan.ui import state
 from diffscan.ui.common import Download, download_buttons, guarded, plain
 
@@ -86,13 +86,6 @@ def map_figure(points: pd.DataFrame, colour_by: str):
     fig.update_layout(margin={"l": 0, "r": 0, "t": 10, "b": 0}, xaxis_visible=False, yaxis_visible=False,
                       legend={"font": {"size": 11}, "itemsizing": "constant"})
     return fig
-
-
-def saturation_bars(landscape):
-    """The bar chart of the most saturated categories (one figure for the app and the HTML export)."""
-    from diffscan.present.figures import saturation_bars as bars
-
-    return bars(landscape, in_page=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,7 +169,7 @@ def _categories_section(landscape) -> None:
     )
     download_buttons(saturation_downloads(landscape), key="saturation")
     st.markdown("**The most saturated categories**")
-    st.plotly_chart(saturation_bars(landscape), key="saturation_bars", config={"displaylogo": False})
+    st.plotly_chart(figures.saturation_bars(landscape), key="saturation_bars", config={"displaylogo": False})
     with st.expander("How the saturation score is computed", icon=":material/functions:"):
         st.code(SATURATION_FORMULA, language=None)
 

@@ -14,8 +14,8 @@ import pytest
 from bench.niches import dominating_niches
 from diffscan.analyses.differentiation import USP_MAX_SHARE
 from diffscan.analyses.niches import (
+    OPPORTUNITY,
     OPPORTUNITY_FORMULA,
-    ROOM_WEIGHTS,
     SCHEMA,
     find_niches,
     niches_document,
@@ -126,8 +126,8 @@ def test_components_follow_the_written_formula(found):
     for n in found:
         c = n.components
         assert all(0.0 <= v <= 1.0 for v in c.values())
-        room = (ROOM_WEIGHTS["competition"] * (1 - c["competition"]) + ROOM_WEIGHTS["homogenization"] * (1 - c["homogenization"])
-                + ROOM_WEIGHTS["price_room"] * c["price_room"])
+        room = (OPPORTUNITY.competition * (1 - c["competition"]) + OPPORTUNITY.homogenization * (1 - c["homogenization"])
+                + OPPORTUNITY.price_room * c["price_room"])
         assert n.opportunity == pytest.approx(100 * c["demand"] * room, abs=0.05)
         assert c["homogenization"] == pytest.approx(1 - n.distinct_offers / n.size, abs=1e-3)
     bottles = niches_by_id(found).get("cluster:bottles")
