@@ -37,6 +37,20 @@ err = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 1
 
 
 
+# Where each library parameter named by an error (DiffscanError.parameter) is set on the command line.
+FLAGS = {
+    "mapping": "set columns with --map FIELD=COLUMN",
+    "out": "set the folder with --out",
+    "index": "build one with `diffscan build CATALOG --out FOLDER`, or name one with --index",
+    "model": "set with --model",
+    "engine": "set with --engine",
+    "top": "set with --top",
+    "level": "set with --level",
+    "category": "set with --category",
+    "limits": "raise it with the --max-* options of `diffscan build`",
+}
+
+
 def default_index() -> Path:
     """$DIFFSCAN_INDEX, else .diffscan/index in the current folder."""
     return Path(os.environ.get("DIFFSCAN_INDEX") or Path(".diffscan") / "index")
@@ -59,7 +73,7 @@ def _progress() -> Progress:
 
 
 def run_build(catalog: Path, out: Path, model: Optional[str], mapping: list[str], description_chars: int, *,
-              update: bool = False, engine: str = "local", engine_options: Optional[dict] = None):
+              update: bool = False, embedder=None):
     """Build (or with `update`, incrementally update) an index with a progress bar; print what was loaded
     and skipped."""
     from diffscan.catalog.mapping import parse_mapping
@@ -68,8 +82,7 @@ def run_build(catalog: Path, out: Path, model: Optional[str], mapping: list[str]
     start = time.perf_counter()
     index, report, stats = _run_with_progress(lambda progress: build_index(
         catalog, out, model=model, mapping=parse_mapping(mapping) if mapping else None,
-        description_chars=description_chars, progress=progress, update=update, engine=engine,
-        engine_options=engine_options,
+        description_chars=description_chars, progress=progress, update=update, embedder=embedder,
     ))
     seconds = time.perf_counter() - start
     console.print(escape(report.summary()))
@@ -107,9 +120,14 @@ def build(
     """Load a catalog, embed its listings and write an index folder (large files are read in chunks)."""
     if engine not in ("local", "ray"):
         raise QueryError(f"Unknown --engine '{engine}': use local or ray.")
-    options = {"address": address} if engine == "ray" and address else None
-    run_build(catalog, out or default_index(), model, map_, description_chars, update=update, engine=engine,
-              engine_options=options)
+    embedder = None
+    if engine == "ray":
+        from functools import partial
+
+        from diffscan.encoder.ray import RayEmbedder
+
+        embedder = partial(RayEmbedder, address=address)
+    run_build(catalog, out or default_index(), model, map_, description_chars, update=update, embedder=embedder)
 
 
 models_app = typer.Typer(help="Model tiers: the bundled MiniLM and the fast static tier distilled from it.",
@@ -505,7 +523,8 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except DiffscanError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        hint = FLAGS.get(exc.parameter or "")
+        err.print(f"[bold red]error:[/] {escape(str(exc))}" + (f" ({hint})" if hint else ""), highlight=False)
         sys.exit(2)
     except click.ClickException as exc:
         exc.show()

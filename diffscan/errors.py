@@ -4,7 +4,16 @@ from __future__ import annotations
 
 
 class DiffscanError(Exception):
-    """Base class: the CLI prints the message without a traceback and exits with code 2."""
+    """Base class: the CLI prints the message without a traceback and exits with code 2.
+
+    `parameter` names the argument of the library call that fixes the problem (e.g. "mapping"), so a
+    message speaks of parameters and each front end says where that parameter is set (the CLI's flag,
+    the app's control) instead of the library naming CLI flags.
+    """
+
+    def __init__(self, message: str = "", *, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
 
 
 class CatalogError(DiffscanError):

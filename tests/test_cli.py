@@ -87,3 +87,44 @@ def test_help_lists_commands():
     assert res.returncode == 0
     for command in ("build", "competitors", "demo"):
         assert command in res.stdout
+
+
+HOSTILE_TITLES = [
+    "[link=https://example.invalid]click[/link] ceramic mug",
+    "[/bold] ceramic mug with lid",
+    "ceramic mug [red]sale[/red] ends\\",
+]
+
+
+def test_catalog_markup_is_printed_as_text(tmp_path):
+    """Rich markup in catalog text is data: shown literally, never a live link, never a crash."""
+    catalog = tmp_path / "c.csv"
+    rows = [{"id": f"M{i}", "title": t, "brand": "[b]Kiln[/b]"} for i, t in enumerate(HOSTILE_TITLES)]
+    rows += [{"id": f"P{i}", "title": f"plain ceramic mug {i}", "brand": "Kiln"} for i in range(5)]
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(catalog, index=False)
+    index = tmp_path / "idx"
+    assert run("build", str(catalog), "--out", str(index)).exit_code == 0
+    wide = CliRunner(env={"COLUMNS": "400"})
+    for args in (["competitors", "ceramic mug", "-k", "8"], ["differentiate", "--id", "M0"],
+                 ["differentiate", "--id", "M1"]):
+        res = wide.invoke(app, [*args, "--index", str(index)])
+        assert res.exit_code == 0, res.output
+        assert "\x1b]8;" not in res.stdout  # no OSC 8 terminal hyperlink
+    res = wide.invoke(app, ["competitors", "ceramic mug", "-k", "8", "--index", str(index)])
+    assert "[link=https://example.invalid]click[/link]" in res.stdout
+    assert "[/bold] ceramic mug" in res.stdout
+
+
+def test_error_messages_are_text_and_name_the_flag(tmp_path):
+    """A file name with markup is printed as is; a library error's parameter becomes the CLI flag."""
+    bad = tmp_path / "[bold]x[red].csv"
+    bad.write_text("id,colour\n1,red\n")
+    res = _cli("build", str(bad), "--out", str(tmp_path / "idx"))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "[bold]x[red].csv" in res.stderr and "--map" in res.stderr
+    target = tmp_path / "notes.txt"
+    target.write_text("keep")
+    res = _cli("build", str(bad), "--out", str(target))
+    assert res.returncode == 2 and "--out" in res.stderr and target.read_text() == "keep"

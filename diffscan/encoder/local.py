@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -14,6 +15,24 @@ from diffscan.encoder.models import bundled_model_path, model_fingerprint, resol
 from diffscan.errors import ModelError
 
 Progress = Callable[[int, int], None]
+
+# Fresh vectors go to the cache every this many texts, so a killed build keeps its embedding work
+# (about half a minute of MiniLM on 2 cores; larger shards would lose more, smaller ones slow lookups).
+CACHE_FLUSH_TEXTS = 4096
+
+
+class Embedder(Protocol):
+    """What the build pipeline needs of a model: its identity, its dimension and `encode`. The local
+    `Encoder` and `encoder.ray.RayEmbedder` are the two kinds."""
+
+    model_id: str
+    dimension: int
+
+    @property
+    def caches(self) -> bool: ...
+
+    def encode(self, texts: Sequence[str], *, progress: Progress | None = None,
+               cache: EmbeddingCache | None = None) -> np.ndarray: ...
 
 
 @dataclass
@@ -62,6 +81,13 @@ class Encoder:
         todo.sort(key=lambda i: len(texts[i]))
         fresh_keys: list[bytes] = []
         fresh_vecs: list[np.ndarray] = []
+
+        def flush() -> None:
+            if cache is not None and fresh_vecs:
+                cache.put(fresh_keys, np.vstack(fresh_vecs))
+                fresh_keys.clear()
+                fresh_vecs.clear()
+
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
             vecs = self._model.encode(  # type: ignore[attr-defined]
@@ -75,11 +101,12 @@ class Encoder:
             if cache is not None:
                 fresh_keys.extend(keys[i] for i in batch)
                 fresh_vecs.append(vecs)
+                if len(fresh_keys) >= CACHE_FLUSH_TEXTS:
+                    flush()
             done += len(batch)
             if progress:
                 progress(done, len(texts))
-        if cache is not None and fresh_vecs:
-            cache.put(fresh_keys, np.vstack(fresh_vecs))
+        flush()
         return out
 
     def encode_one(self, text: str) -> np.ndarray:

@@ -42,28 +42,27 @@ class _EmbedBatch:
 
 
 class RayEmbedder:
-    """Callable `texts -> L2-normalized float32 vectors`, computed by a Ray Data actor pool.
+    """An `Embedder` whose forward passes run on a Ray Data actor pool; L2-normalized float32 rows.
 
     Parameters: `model` is a diffscan model spec; `address` a Ray cluster address (default: $RAY_ADDRESS,
     else a local single-node cluster started here); `workers` the number of model actors (default: the
-    cluster's CPUs, at most 8); `batch_size` texts per batch; `cache_dir` the driver's embedding cache.
+    cluster's CPUs, at most 8); `batch_size` texts per batch.
     """
 
     def __init__(self, model: str | None = None, *, address: str | None = None, workers: int | None = None,
-                 batch_size: int = DEFAULT_BATCH, cache_dir=None, num_cpus: int | None = None) -> None:
+                 batch_size: int = DEFAULT_BATCH, num_cpus: int | None = None) -> None:
         try:
             import ray
         except ImportError as exc:
             raise DiffscanError(
-                "--engine ray needs Ray: install the optional extra with `pip install -e '.[distributed]'` "
-                "(or `pip install 'ray[data]'`)."
+                "The Ray engine needs Ray: install the optional extra with `pip install -e '.[distributed]'` "
+                "(or `pip install 'ray[data]'`).", parameter="engine"
             ) from exc
-        from diffscan.encoder.cache import EmbeddingCache
         from diffscan.encoder.local import load_encoder
 
-        self.encoder = load_encoder(model)
-        self.path = str(self.encoder.path)
-        self.cache = EmbeddingCache(self.encoder.model_id, cache_dir) if self.encoder.caches else None
+        local = load_encoder(model)  # its identity and path; the actors load the same folder
+        self.model_id, self.dimension, self.path = local.model_id, local.dimension, str(local.path)
+        self.caches = local.caches
         self.batch_size = batch_size
         if not ray.is_initialized():
             address = address or os.environ.get("RAY_ADDRESS")
@@ -72,28 +71,42 @@ class RayEmbedder:
         self.workers = workers or max(1, min(8, int(ray.cluster_resources().get("CPU", 1))))
         self.embedded = 0
 
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for `texts` in order: cache hits on the driver, the rest on the cluster."""
+    def encode(self, texts: Sequence[str], *, progress=None, cache=None) -> np.ndarray:
+        """Vectors for `texts` in order: cache hits on the driver, the rest on the cluster; fresh vectors
+        reach the cache batch by batch, so a killed build keeps them."""
         import ray
 
         from diffscan.encoder.cache import text_key
+        from diffscan.encoder.local import CACHE_FLUSH_TEXTS
 
-        out = np.zeros((len(texts), self.encoder.dimension), dtype=np.float32)
-        keys = [text_key(t) for t in texts] if self.cache is not None else []
-        hits = self.cache.get(keys) if self.cache is not None else {}
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        keys = [text_key(t) for t in texts] if cache is not None else []
+        hits = cache.get(keys) if cache is not None else {}
         todo = [i for i in range(len(texts)) if not hits or keys[i] not in hits]
         for i, k in enumerate(keys):
             if k in hits:
                 out[i] = hits[k]
+        done = len(texts) - len(todo)
+        if progress:
+            progress(done, len(texts))
         if todo:
             items = [{"i": i, "text": texts[i]} for i in todo]
             ds = ray.data.from_items(items).map_batches(
                 _EmbedBatch, fn_constructor_kwargs={"path": self.path}, batch_size=self.batch_size,
                 concurrency=min(self.workers, max(1, len(todo) // self.batch_size)), batch_format="numpy",
             )
+            pending: list[int] = []
             for batch in ds.iter_batches(batch_format="numpy", batch_size=None):
-                out[np.asarray(batch["i"], dtype=np.int64)] = np.asarray(batch["vector"], dtype=np.float32)
+                rows = np.asarray(batch["i"], dtype=np.int64)
+                out[rows] = np.asarray(batch["vector"], dtype=np.float32)
+                pending.extend(rows.tolist())
+                done += len(rows)
+                if cache is not None and len(pending) >= CACHE_FLUSH_TEXTS:
+                    cache.put([keys[i] for i in pending], out[pending])
+                    pending = []
+                if progress:
+                    progress(done, len(texts))
+            if cache is not None and pending:
+                cache.put([keys[i] for i in pending], out[pending])
             self.embedded += len(todo)
-            if self.cache is not None:
-                self.cache.put([keys[i] for i in todo], out[todo])
         return out

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,15 +17,19 @@ from diffscan.core.lexical import (
     log_tf,
     term_counts,
 )
-from diffscan.errors import DiffscanError, ModelError
+from diffscan.errors import ModelError
 from diffscan.index.store import (
     DEFAULT_INDEX_DIR,
     SCHEMA_VERSION,
     listing_texts,
     load_index,
 )
+from diffscan.index.swap import BuildLock, check_out
 from diffscan.index.writer import IndexWriter
 from diffscan.version import __version__
+
+if TYPE_CHECKING:
+    from diffscan.encoder.local import Embedder
 
 StageProgress = Callable[[str, int, int], None]
 
@@ -53,6 +59,14 @@ def _listing_chunks(catalog, mapping, stream: bool | None, chunk_rows: int | Non
     return parts, lambda: result.report, len(listings)
 
 
+def _peeked(chunks: Iterable[pd.DataFrame]) -> Iterable[pd.DataFrame]:
+    """The same chunks, the first one read now: a catalog without a title column or usable rows fails
+    before the model spends 10-50 s loading."""
+    chunks = iter(chunks)
+    first = next(chunks, None)
+    return chunks if first is None else itertools.chain([first], chunks)
+
+
 def build_index(
     catalog: str | os.PathLike,
     out: str | os.PathLike = DEFAULT_INDEX_DIR,
@@ -66,8 +80,7 @@ def build_index(
     stream: bool | None = None,
     chunk_rows: int | None = None,
     ann: bool | None = None,
-    engine: str = "local",
-    engine_options: dict | None = None,
+    embedder: Callable[[str | None], Embedder] | None = None,
 ):
     """Load a catalog, embed and vectorize its listings, and write the index folder atomically.
 
@@ -80,40 +93,49 @@ def build_index(
     stream: read the catalog in chunks (None: for CSV/TSV/JSONL/Parquet files of 64 MB or more);
         `chunk_rows` listings at a time (default 50,000). Results equal a whole-file build.
     ann: force (True) or forbid (False) the ANN graph; None builds it above `ann_threshold()` listings.
-    engine: "local", or "ray" to embed on a Ray cluster (`engine_options`, e.g. {"address": ...}).
-    """
-    from diffscan.encoder.cache import EmbeddingCache, text_key
-    from diffscan.encoder.local import load_encoder
+    embedder: opens the embedder for a model spec (default `encoder.local.load_encoder`; e.g.
+        `functools.partial(encoder.ray.RayEmbedder, address=...)` to embed on a Ray cluster). A
+        factory, not an instance, because an update takes its model from the existing index.
 
-    if engine not in ("local", "ray"):
-        raise DiffscanError(f"Unknown engine '{engine}': use local or ray.")
+    `out` is checked, and the catalog read up to its first chunk, before the model loads; a second
+    build of the same `out` stops with a message while the first runs (see `index.swap`).
+    """
+    out = Path(out)
+    with BuildLock(out):
+        check_out(out)
+        return _build(catalog, out, model=model, mapping=mapping, description_chars=description_chars,
+                      progress=progress, cache_dir=cache_dir, update=update, stream=stream,
+                      chunk_rows=chunk_rows, ann=ann, embedder=embedder)
+
+
+def _build(catalog, out: Path, *, model, mapping, description_chars, progress, cache_dir, update, stream,
+           chunk_rows, ann, embedder):
+    from diffscan.encoder.cache import EmbeddingCache, text_key
+
+    if embedder is None:
+        from diffscan.encoder.local import load_encoder as embedder
     previous = None
     if update:
         previous = load_index(out)
         description_chars = previous.manifest.get("text", {}).get("description_chars", description_chars)
         if mapping is None:
             mapping = {f: c for f, c in previous.manifest.get("column_mapping", {}).items() if c}
-        spec = previous.manifest["model"]["spec"]
-        if model is not None and load_encoder(model).model_id != previous.model_id:
+    chunks, report_of, total = _listing_chunks(catalog, mapping, stream, chunk_rows)
+    chunks = _peeked(chunks)
+    if previous is not None:
+        if model is not None and embedder(model).model_id != previous.model_id:
             raise ModelError(
                 f"An update keeps the index's model ({previous.model_id}); to change model rebuild "
-                f"'{out}' from scratch."
+                f"'{out}' from scratch.", parameter="model"
             )
-        model = spec
-    encoder = load_encoder(model)
+        model = previous.manifest["model"]["spec"]
+    encoder = embedder(model)
     cache = EmbeddingCache(encoder.model_id, cache_dir) if encoder.caches else None
-    if engine == "ray":
-        from diffscan.encoder.ray import RayEmbedder
-
-        embed = RayEmbedder(model, cache_dir=cache_dir, **(engine_options or {}))
-    else:
-        embed = None
     reuse = None
     if previous is not None:
         from diffscan.index.update import Reuse
 
         reuse = Reuse(previous)
-    chunks, report_of, total = _listing_chunks(catalog, mapping, stream, chunk_rows)
     embedded = cached = 0
     with IndexWriter(out, dimension=encoder.dimension, ann=ann) as writer:
         for listings in chunks:
@@ -138,11 +160,8 @@ def build_index(
 
             vectors = np.empty((len(texts), encoder.dimension), dtype=np.float32)
             if len(fresh):
-                if embed is not None:
-                    vectors[fresh] = embed(fresh_texts)
-                else:
-                    vectors[fresh] = encoder.encode(fresh_texts, progress=report_embed if progress else None,
-                                                    cache=cache)
+                vectors[fresh] = encoder.encode(fresh_texts, progress=report_embed if progress else None,
+                                                cache=cache)
             parts = [log_tf(term_counts(fresh_texts))] if len(fresh) else []
             if len(kept):
                 vectors[kept] = reuse.vectors(rows[kept])

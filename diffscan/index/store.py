@@ -13,13 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from diffscan.core.ann import ANN_FILE, AnnParams
 from diffscan.core.lexical import (
     lexical_candidates,
     lexical_query,
@@ -29,9 +31,9 @@ from diffscan.core.lexical import (
 from diffscan.core.similarity import top_rows
 from diffscan.core.text import listing_text
 from diffscan.errors import IndexFormatError, ModelError
+from diffscan.index.swap import MANIFEST, recover
 
 SCHEMA_VERSION = 1
-MANIFEST = "manifest.json"
 CORE_FILES = ("listings.parquet", "vectors.npy", "lexical.npz", "idf.npy")
 POSTINGS_FILE = "postings.npz"
 FILES = CORE_FILES
@@ -147,44 +149,169 @@ def listing_texts(listings: pd.DataFrame, description_chars: int) -> list[str]:
             for t, b, d in zip(listings["title"], listings["brand"], listings["description"])]
 
 
-def read_manifest(path: str | os.PathLike) -> dict | None:
-    """The manifest of an index folder as a dict, unchecked (for listing indexes), or None when there is
-    none, it is unreadable or it is not a JSON object."""
-    try:
-        manifest = json.loads((Path(path) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+# ---------------------------------------------------------------------------------------------------
+# The manifest's schema. A manifest is user-controlled data (an index folder can come from anywhere):
+# it is checked field by field once, so code reading `index.manifest[...]` never meets a wrong shape.
+# ---------------------------------------------------------------------------------------------------
+
+MAX_MANIFEST_BYTES = 1 << 20  # a real manifest is a few kB
+
+
+class _Optional(NamedTuple):
+    """A field that may be absent (present, it must match `spec`)."""
+
+    spec: object
+
+
+class _Each(NamedTuple):
+    """An object with any keys whose every value matches `spec`."""
+
+    spec: object
+
+
+_COUNT = int  # every whole number in a manifest counts something: 0 or more
+_TEXT_OR_NULL = (str, type(None))
+_ANN_PARAMS = {f.name: _Optional(type(f.default)) for f in fields(AnnParams)}
+MANIFEST_SCHEMA: dict = {
+    "schema_version": _COUNT,
+    "diffscan_version": _Optional(str),
+    "created_at": _Optional(str),
+    "source": _Optional({"path": _Optional(str), "name": _Optional(str), "format": _Optional(_TEXT_OR_NULL)}),
+    "model": {"id": str, "spec": str, "dimension": _COUNT},
+    "text": {"description_chars": _COUNT},
+    "counts": {"listings": _COUNT, "rows_read": _Optional(_COUNT), "rows_skipped": _Optional(_COUNT),
+               "warnings": _Optional(_COUNT)},
+    "column_mapping": _Optional(_Each(_TEXT_OR_NULL)),
+    "search": _Optional({"semantic": _Optional(str), "lexical": _Optional(str), "ann_threshold": _Optional(_COUNT),
+                         "ann": _Optional(_ANN_PARAMS)}),
+    "files": _Each({"sha256": str, "bytes": _COUNT}),
+    "update": _Optional(_Each(object)),
+}
+
+
+def _kind(value) -> str:
+    """How a JSON value reads in a message."""
+    if isinstance(value, bool):
+        return "true/false"
+    return {dict: "an object", list: "a list", str: "text", int: "a whole number", float: "a number",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _expected(spec) -> str:
+    if isinstance(spec, (dict, _Each)):
+        return "an object"
+    types = spec if isinstance(spec, tuple) else (spec,)
+    return " or ".join("a whole number of 0 or more" if t is int else _kind(t()) if t is not object else "a value"
+                       for t in types)
+
+
+def _problem(value, spec, where: str) -> str | None:
+    """What is wrong with `value` at `where` against `spec`, as the end of a sentence, or None."""
+    if isinstance(spec, (dict, _Each)):
+        if not isinstance(value, dict):
+            return f"`{where}` as {_kind(value)} where an object is expected"
+        items = spec.items() if isinstance(spec, dict) else ((key, spec.spec) for key in value)
+        for key, sub in items:
+            inner = (f"{where}.{key}" if where else key) if isinstance(spec, dict) else f'{where}["{key}"]'
+            if isinstance(sub, _Optional):
+                if key not in value:
+                    continue
+                sub = sub.spec
+            elif key not in value:
+                return f"no `{inner}` field"
+            found = _problem(value[key], sub, inner)
+            if found:
+                return found
         return None
-    return manifest if isinstance(manifest, dict) else None
+    types = spec if isinstance(spec, tuple) else (spec,)
+    count = int in types
+    if not isinstance(value, types) or (count and isinstance(value, bool)):  # JSON true is not a count
+        return f"`{where}` as {_kind(value)} where {_expected(spec)} is expected"
+    if count and value < 0:
+        return f"`{where}` = {value} where {_expected(spec)} is expected"
+    return None
+
+
+def check_manifest(data, path: str | os.PathLike) -> dict:
+    """`data` (a parsed manifest.json) if every field has the shape this diffscan reads, else one
+    IndexFormatError naming the field."""
+    def wrong(what: str) -> IndexFormatError:
+        return IndexFormatError(f"The manifest of '{path}' has {what}: rebuild the index.")
+
+    if not isinstance(data, dict):
+        raise IndexFormatError(f"The manifest of '{path}' is {_kind(data)}, not a JSON object: rebuild the index.")
+    if "schema_version" not in data:
+        raise wrong("no `schema_version` field")
+    version = data["schema_version"]
+    if isinstance(version, bool) or version != SCHEMA_VERSION:
+        raise IndexFormatError(
+            f"The index at '{path}' has schema version {version!r}, this diffscan reads version {SCHEMA_VERSION}: rebuild it."
+        )
+    found = _problem(data, MANIFEST_SCHEMA, "")
+    if found:
+        raise wrong(found)
+    for name in data["files"]:
+        if name in ("", ".", "..") or name != Path(name).name or "\\" in name:
+            raise IndexFormatError(f"The manifest of '{path}' lists a file {name!r} outside the index folder: rebuild the index.")
+    return data
+
+
+def parse_manifest(path: str | os.PathLike) -> dict:
+    """The checked manifest of the index folder `path` (see `check_manifest`); IndexFormatError when it is
+    unreadable, too big, not JSON or of the wrong shape."""
+    manifest_file = Path(path) / MANIFEST
+    try:
+        size = manifest_file.stat().st_size
+        if size > MAX_MANIFEST_BYTES:
+            raise IndexFormatError(
+                f"The manifest of '{path}' is {size / 1e6:,.1f} MB, far more than any index's manifest "
+                f"(at most {MAX_MANIFEST_BYTES / 1e6:.0f} MB): rebuild the index."
+            )
+        data = json.loads(manifest_file.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise IndexFormatError(f"Could not read the manifest of '{path}' ({exc.strerror or exc}): rebuild the index.") from exc
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON; nesting too deep for the parser
+        reason = str(exc) if isinstance(exc, ValueError) else "nested too deep"
+        raise IndexFormatError(f"The manifest of '{path}' is not valid JSON ({reason}): rebuild the index.") from exc
+    return check_manifest(data, path)
+
+
+def read_manifest(path: str | os.PathLike) -> dict | None:
+    """The checked manifest of an index folder (for listing indexes), or None when there is none or it is
+    unreadable or of the wrong shape (`load_index` says what is wrong)."""
+    try:
+        return parse_manifest(path)
+    except IndexFormatError:
+        return None
 
 
 def load_index(path: str | os.PathLike = DEFAULT_INDEX_DIR, *, verify: bool = True) -> Index:
     """Load an index folder, checking the manifest, sizes and (with verify) checksums of every file."""
     path = Path(path)
-    manifest_file = path / MANIFEST
     if not path.is_dir():
-        raise IndexFormatError(f"No index at '{path}': build one with `diffscan build CATALOG --out {path}`.")
-    if not manifest_file.exists():
+        raise IndexFormatError(f"No index at '{path}': build one first.", parameter="index")
+    if not (path / MANIFEST).exists():
         raise IndexFormatError(f"'{path}' has no {MANIFEST}: it is not a diffscan index, or its build did not finish; rebuild it.")
-    try:
-        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise IndexFormatError(f"The manifest of '{path}' is not valid JSON ({exc}); rebuild the index.") from exc
-    version = manifest.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise IndexFormatError(
-            f"The index at '{path}' has schema version {version}, this diffscan reads version {SCHEMA_VERSION}: rebuild it."
-        )
+    manifest = parse_manifest(path)
     search = manifest.get("search", {})
     large = search.get("semantic") == "ann"
-    names = list(FILES) + ([name for name in manifest.get("files", {}) if name not in FILES] if large else [])
+    listed = manifest["files"]
+    # Large indexes must list their graph and postings; any other listed file is checked too.
+    names = dict.fromkeys([*FILES, *((ANN_FILE, POSTINGS_FILE) if large else ()), *(listed if large else ())])
     for name in names:
         f = path / name
-        expected = manifest.get("files", {}).get(name)
+        expected = listed.get(name)
         if not f.exists():
             raise IndexFormatError(f"The index at '{path}' is missing {name}: rebuild it.")
         if expected is None:
             raise IndexFormatError(f"The manifest of '{path}' does not list {name}: rebuild the index.")
-        if f.stat().st_size != expected["bytes"] or (verify and sha256(f) != expected["sha256"]):
+        if not f.is_file():  # a folder, FIFO or device (/dev/zero) planted under a listed name
+            raise IndexFormatError(f"{name} in '{path}' is not a regular file: rebuild the index.")
+        try:
+            altered = f.stat().st_size != expected["bytes"] or (verify and sha256(f) != expected["sha256"])
+        except OSError as exc:
+            raise IndexFormatError(f"Could not read {name} in '{path}' ({exc.strerror or exc}): rebuild the index.") from exc
+        if altered:
             raise IndexFormatError(f"{name} in '{path}' was altered or is corrupt (checksum mismatch): rebuild the index.")
     try:
         listings = pd.read_parquet(path / "listings.parquet")
@@ -193,18 +320,21 @@ def load_index(path: str | os.PathLike = DEFAULT_INDEX_DIR, *, verify: bool = Tr
         idf = np.load(path / "idf.npy", allow_pickle=False)
         ann = postings = None
         if large:
-            from diffscan.core.ann import ANN_FILE, AnnIndex, AnnParams
+            from diffscan.core.ann import AnnIndex
 
             ann = AnnIndex(path / ANN_FILE, AnnParams.from_dict(search.get("ann", {})), view=True)
             postings = load_csr(path / POSTINGS_FILE, mmap=True)
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         raise IndexFormatError(f"Could not read the index at '{path}' ({exc}): rebuild it.") from exc
-    n = manifest.get("counts", {}).get("listings")
+    n = manifest["counts"]["listings"]
     if not (len(listings) == vectors.shape[0] == lexical.shape[0] == n) or (ann is not None and len(ann) != n):
         raise IndexFormatError(f"The files of '{path}' disagree on the number of listings: rebuild the index.")
+    if vectors.ndim != 2 or vectors.shape[1] != manifest["model"]["dimension"]:
+        raise IndexFormatError(f"The vectors of '{path}' do not have the manifest's model dimension: rebuild the index.")
     listings["category_path"] = listings["category_path"].map(lambda v: [str(x) for x in v] if v is not None else [])
     return Index(path=path, manifest=manifest, listings=listings, vectors=np.asarray(vectors), lexical=lexical,
                  idf=idf, ann=ann, postings=postings)
+
 
 def sha256(path: Path) -> str:
     """Hex SHA-256 of a file, read 1 MB at a time."""

@@ -5,7 +5,8 @@ into listings.parquet (one row group per chunk), vectors into vectors.npy (its h
 lexical rows into spill files beside the folder, and document frequencies are summed. `finish` then
 knows the idf, weighs the spilled rows into lexical.npz, and for a large index saves the ANN graph
 (grown in the background while chunks arrived) and the lexical postings. Everything is written into a
-temporary folder that is swapped into place at the end: a crash leaves the previous index intact.
+temporary folder that is swapped into place at the end (see `swap`): a crash leaves the previous
+index intact.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from diffscan.core.lexical import (
 )
 from diffscan.errors import IndexFormatError
 from diffscan.index.store import CORE_FILES, MANIFEST, POSTINGS_FILE, load_index, sha256
+from diffscan.index.swap import check_out, sibling, swap_into_place
 
 NPY_HEADER_BYTES = 128  # vectors.npy's header is reserved up front and written once the row count is known
 _ROWS_PER_WEIGH = 16_384  # ~2M values: the float64 temporaries of weighing stay ~100 MB
@@ -58,37 +60,21 @@ def _npy_header(shape: tuple[int, ...], dtype=np.float32) -> bytes:
     return buffer.getvalue()
 
 
-def _refuse_foreign(out: Path) -> None:
-    """An existing folder that holds files but no manifest is someone else's: never replace it."""
-    if not (out / MANIFEST).exists() and any(out.iterdir()):
-        raise IndexFormatError(f"'{out}' exists and is not a diffscan index: choose another output folder.")
-
-
-def swap_into_place(tmp: Path, out: Path) -> None:
-    """Rename a finished temporary folder to `out`, keeping the old index until the rename succeeded."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        _refuse_foreign(out)
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 class IndexWriter:
     """Accumulates chunks into a temporary index folder; `finish` writes the manifest and swaps it in.
 
     `ann`: True always builds the ANN graph, False never, None builds it once the listing count passes
-    `ann_threshold()` (the rows before are caught up from vectors.npy).
+    `ann_threshold()` (the rows before are caught up from vectors.npy). The build pipeline holds
+    `swap.BuildLock(out)` around a writer, so only one writes an `out` at a time.
     """
 
     def __init__(self, out: str | os.PathLike, *, dimension: int, ann: bool | None = None,
                  ann_params: AnnParams = AnnParams(), threshold: int | None = None) -> None:
         self.out = Path(out)
-        if self.out.is_dir():
-            _refuse_foreign(self.out)
+        check_out(self.out)
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}"
-        self.spill = self.out.parent / f".{self.out.name}.spill-{os.getpid()}"
+        self.tmp = sibling(self.out, "tmp")
+        self.spill = sibling(self.out, "spill")
         for folder in (self.tmp, self.spill):
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()

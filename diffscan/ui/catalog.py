@@ -4,6 +4,7 @@ with a progress bar, read the load report, and switch between the indexes kept u
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ NONE = "(none)"
 STAGED_KEY = "staged_catalog"
 BUILT_KEY = "last_build"
 PREVIEW_ROWS = 20
+UPLOAD_KEEP_SECONDS = 24 * 3600  # staged uploads live a day: long enough to remap and rebuild
 FIELD_LABELS = {
     "listing_id": "Listing id",
     "title": "Title (required)",
@@ -32,6 +34,7 @@ FIELD_LABELS = {
     "price": "Price",
     "rating": "Rating",
     "review_count": "Review count",
+    "sales": "Sales (units sold, e.g. 月销量)",
     "url": "URL",
 }
 
@@ -80,6 +83,7 @@ def stage_upload(name: str, data: bytes, file_id: str = "", root: Path | None = 
     """
     digest = hashlib.sha256(data).hexdigest()[:12]
     folder = (root or state.UPLOADS_DIR) / digest
+    prune_uploads(folder.parent, keep=folder)
     folder.mkdir(parents=True, exist_ok=True)
     stem, suffixes = _split_name(name)
     path = folder / f"{slug(stem)}{suffixes}"
@@ -93,6 +97,20 @@ def stage_upload(name: str, data: bytes, file_id: str = "", root: Path | None = 
         file_id=file_id or digest, name=name, path=path, format=fmt, encoding=encoding, rows=len(frame),
         columns=columns, preview=frame.head(PREVIEW_ROWS), detected=detect_mapping(columns),
     )
+
+
+def prune_uploads(root: Path, keep: Path | None = None, max_age_s: float = UPLOAD_KEEP_SECONDS) -> int:
+    """Remove staged uploads older than `max_age_s` (an index built from one no longer needs it), so a
+    long-running server's disk does not fill; returns how many folders went."""
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - max_age_s
+    removed = 0
+    for folder in root.iterdir():
+        if folder.is_dir() and folder != keep and folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def _split_name(name: str) -> tuple[str, str]:

@@ -24,12 +24,28 @@ def plain(text: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
 
 
+# Where each library parameter named by an error (DiffscanError.parameter) is set in the app.
+CONTROLS = {
+    "mapping": "Set the columns under **Column mapping** on the Catalog page.",
+    "index": "Build or pick an index on the **Catalog** page.",
+    "out": "Choose another index name on the **Catalog** page.",
+    "limits": "Split the file, or build it with the command line's `--max-*` options.",
+}
+
+
+def error_text(exc: DiffscanError) -> str:
+    """A user error as Markdown: its message kept literal (it quotes file and column names), then where
+    to fix it in the app."""
+    hint = CONTROLS.get(exc.parameter or "")
+    return plain(exc) + (f"  \n{hint}" if hint else "")
+
+
 def guarded(fn: Callable[..., T], *args, **kwargs) -> T | None:
     """Call `fn`; a DiffscanError (a user error) is shown in the page with st.error and gives None."""
     try:
         return fn(*args, **kwargs)
     except DiffscanError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(error_text(exc), icon=":material/error:")
         return None
 
 

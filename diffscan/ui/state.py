@@ -197,7 +197,9 @@ def require_index() -> Index:
     try:
         return open_index(path)
     except DiffscanError as exc:
-        st.error(str(exc))
+        from diffscan.ui.common import plain
+
+        st.error(plain(exc))
         st.info("Build or pick an index on the **Catalog** page.")
         st.stop()
         raise  # unreachable: st.stop() ends the run

@@ -241,6 +241,16 @@ def test_stage_upload_handler_rejects_bad_files(tmp_path):
     assert staged.detected["title"] == "product_name" and staged.detected["category_path"] == "cat1,cat2"
 
 
+def test_old_uploads_are_pruned(tmp_path):
+    import os
+
+    old = catalog_page.stage_upload("old.csv", GOOD_CSV, root=tmp_path).path.parent
+    day_ago = old.stat().st_mtime - catalog_page.UPLOAD_KEEP_SECONDS - 60
+    os.utime(old, (day_ago, day_ago))
+    fresh = catalog_page.stage_upload("new.csv", GOOD_CSV + b"\n", root=tmp_path).path.parent
+    assert fresh.exists() and not old.exists()
+
+
 def test_upload_map_build_report_and_switch(app_env):
     at = open_app("catalog")
     assert "MB" in at.file_uploader(key="catalog_upload").label
