@@ -138,7 +138,8 @@ class Index:
             raise ModelError(
                 f"The index at '{self.path}' was built with model {self.model_id} ({self.vectors.shape[1]}-d) "
                 f"but the query model is {encoder.model_id} ({encoder.dimension}-d): query with the index's own model, "
-                f"or rebuild the index with the model {spec}."
+                f"or rebuild the index with the model {spec}.",
+                parameter="model",
             )
         return encoder
 
@@ -197,12 +198,14 @@ def _kind(value) -> str:
             type(None): "null"}.get(type(value), type(value).__name__)
 
 
+_EXPECTED = {int: "a whole number of 0 or more", str: "text", type(None): "null", object: "a value"}
+
+
 def _expected(spec) -> str:
+    """What a spec asks for, in a message."""
     if isinstance(spec, (dict, _Each)):
         return "an object"
-    types = spec if isinstance(spec, tuple) else (spec,)
-    return " or ".join("a whole number of 0 or more" if t is int else _kind(t()) if t is not object else "a value"
-                       for t in types)
+    return " or ".join(_EXPECTED[t] for t in (spec if isinstance(spec, tuple) else (spec,)))
 
 
 def _problem(value, spec, where: str) -> str | None:
@@ -261,6 +264,8 @@ def parse_manifest(path: str | os.PathLike) -> dict:
     unreadable, too big, not JSON or of the wrong shape."""
     manifest_file = Path(path) / MANIFEST
     try:
+        if not manifest_file.is_file():  # a FIFO would block the read, a device never end it
+            raise IndexFormatError(f"The manifest of '{path}' is not a regular file: rebuild the index.")
         size = manifest_file.stat().st_size
         if size > MAX_MANIFEST_BYTES:
             raise IndexFormatError(
@@ -288,10 +293,11 @@ def read_manifest(path: str | os.PathLike) -> dict | None:
 def load_index(path: str | os.PathLike = DEFAULT_INDEX_DIR, *, verify: bool = True) -> Index:
     """Load an index folder, checking the manifest, sizes and (with verify) checksums of every file."""
     path = Path(path)
-    if not path.is_dir():
+    if not path.is_dir() and not recover(path):  # recover: a build killed mid-swap left the old index beside
         raise IndexFormatError(f"No index at '{path}': build one first.", parameter="index")
     if not (path / MANIFEST).exists():
-        raise IndexFormatError(f"'{path}' has no {MANIFEST}: it is not a diffscan index, or its build did not finish; rebuild it.")
+        raise IndexFormatError(f"'{path}' has no {MANIFEST}: it is not a diffscan index, or its build did not finish; rebuild it.",
+                               parameter="index")
     manifest = parse_manifest(path)
     search = manifest.get("search", {})
     large = search.get("semantic") == "ann"

@@ -5,18 +5,34 @@ from __future__ import annotations
 import io
 import json
 import math
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
-# A spreadsheet runs a cell starting with these as a formula (CSV/formula injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell starting with these as a formula (CSV/formula injection). Look-alikes
+# (fullwidth ＝, small ﹢, superscript ⁺ ...) are found through NFKC; U+2212 (minus sign) is listed
+# because NFKC keeps it and some spreadsheets read it as "-". Importers may trim leading spaces first.
+_FORMULA_CHARS = frozenset("=+-@\u2212")
+_CONTROL_START = frozenset("\t\r")
+
+
+def _formula_like(text: str) -> bool:
+    """Whether a spreadsheet could read `text` as a formula: a tab or CR in its leading blanks, or a
+    formula character (or a look-alike) as its first character after blanks and invisible format marks."""
+    for ch in text:
+        if ch in _CONTROL_START:
+            return True
+        if ch.isspace() or unicodedata.category(ch) == "Cf":  # spaces, NBSP, ideographic space, ZWSP, BOM
+            continue
+        return ch in _FORMULA_CHARS or unicodedata.normalize("NFKC", ch)[:1] in _FORMULA_CHARS
+    return False
 
 
 def safe_cell(value):
     """Neutralize a cell a spreadsheet would run as a formula by prefixing a single quote."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and _formula_like(value):
         return "'" + value
     return value
 
@@ -35,6 +51,7 @@ def to_csv(frame: pd.DataFrame, target: str | Path | None = None) -> str:
     safe = frame.copy()
     for col in safe.columns:
         safe[col] = safe[col].map(lambda v: safe_cell(_flat(v)))
+    safe.columns = [safe_cell(str(c)) for c in safe.columns]  # extra columns are named by the catalog
     text = safe.to_csv(index=False, lineterminator="\n")
     if target is not None:
         Path(target).write_text(text, encoding="utf-8")
@@ -79,9 +96,10 @@ def records(frame: pd.DataFrame) -> list[dict]:
     return [_jsonable(r) for r in frame.to_dict(orient="records")]
 
 
-# Markdown: catalog text is data, not markup. Escape what would format, link or open an HTML tag ("<");
-# a ">" inside a line is plain text (category paths use it).
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|#"} | {"<": "&lt;", "\n": " ", "\r": " "})
+# Markdown: catalog text is data, not markup. Escape what would format, link or open an HTML tag ("<"),
+# and "$" / "~" (GitHub and Streamlit render $math$ and ~~strike~~); a ">" inside a line is plain text
+# (category paths use it).
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|#$~"} | {"<": "&lt;", "\n": " ", "\r": " "})
 
 
 def md_text(value) -> str:

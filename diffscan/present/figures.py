@@ -1,4 +1,7 @@
-"""Pictures of a landscape: the saturation map and chart as offline HTML (plotly) or PNG (matplotlib)."""
+"""Pictures of a landscape: the saturation map and chart as offline HTML (plotly) or PNG (matplotlib).
+
+Catalog text is data in every picture: never markup, math or TeX.
+"""
 
 from __future__ import annotations
 
@@ -39,16 +42,22 @@ def _order_colours(frame: pd.DataFrame) -> list[str]:
     return [c for c in counts.index if c != OTHER] + ([OTHER] if OTHER in counts.index else [])
 
 
+def plotly_text(text: str) -> str:
+    """Catalog text as plotly shows it literally: plotly reads labels as HTML-like markup (escaped here)
+    and a label between `$` signs as LaTeX when MathJax is on the page (`$` as an entity it decodes)."""
+    return html.escape(text).replace("$", "&#36;")
+
+
 def saturation_bars(landscape: Landscape, *, in_page: bool = True):
     """Horizontal bars of the most saturated categories (red: crowded), for the app (`in_page`: no title,
-    tight margins) and the HTML export. Plotly reads hover text as HTML-like markup: catalog text is escaped."""
+    tight margins) and the HTML export. Catalog text goes through `plotly_text`."""
     import plotly.graph_objects as go
 
     chart = saturation_chart(landscape)
     bars = go.Figure(go.Bar(
-        x=chart["saturation_score"], y=[html.escape(_short(c, 60)) for c in chart["category"]],
+        x=chart["saturation_score"], y=[plotly_text(_short(c, 60)) for c in chart["category"]],
         orientation="h", marker_color=["#d62728" if c else "#1f77b4" for c in chart["crowded"]],
-        hovertext=[f"{html.escape(c)}<br>score {s:.1f} · {n:,} listings · rank {r}"
+        hovertext=[f"{plotly_text(c)}<br>score {s:.1f} · {n:,} listings · rank {r}"
                    for c, s, n, r in zip(chart["category"], chart["saturation_score"], chart["listings"], chart["rank"])],
         hoverinfo="text",
     ))
@@ -74,11 +83,11 @@ def _figures(frame: pd.DataFrame, landscape: Landscape):
         part = frame["colour"] == colour
         sub = frame[part]
         hover = [
-            f"<b>{html.escape(t[:90])}</b><br>{html.escape(c)}<br>cluster: {html.escape(str(lab))}<br>crowding {cr:.0f}"
+            f"<b>{plotly_text(t[:90])}</b><br>{plotly_text(c)}<br>cluster: {plotly_text(str(lab))}<br>crowding {cr:.0f}"
             for t, c, lab, cr in zip(sub["title"], sub["category"], sub["cluster_label"], sub["crowding"])
         ]
         scatter.add_trace(go.Scattergl(
-            x=sub["x"], y=sub["y"], mode="markers", name=html.escape(_short(str(colour), 60)),
+            x=sub["x"], y=sub["y"], mode="markers", name=plotly_text(_short(str(colour), 60)),
             marker={"size": size[part.to_numpy()], "color": "#bbbbbb" if colour == OTHER else palette[i % len(palette)],
                     "opacity": 0.75, "line": {"width": 0}},
             hovertext=hover, hoverinfo="text",
@@ -111,40 +120,61 @@ def _write_html(frame: pd.DataFrame, landscape: Landscape, path: Path) -> None:
     _atomic_write(path, page.encode("utf-8"))
 
 
+_NO_TEX = {"text.usetex": False}
+
+
 def _write_png(frame: pd.DataFrame, landscape: Landscape, path: Path) -> None:
-    """A two-panel picture: the map (left) and the saturation chart (right)."""
+    """The picture of `map_figure`, written atomically."""
+    import matplotlib
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with matplotlib.rc_context(_NO_TEX), warnings.catch_warnings():  # ticks made at draw time read rcParams too
+        warnings.simplefilter("ignore", UserWarning)  # CJK titles lack glyphs in the default font: boxes, not an error
+        map_figure(frame, landscape).savefig(tmp, format="png")
+    os.replace(tmp, path)
+
+
+def map_figure(frame: pd.DataFrame, landscape: Landscape):
+    """The PNG's two panels as a matplotlib Figure: the map (left) and the saturation chart (right).
+
+    Catalog text is data: every Text gets `parse_math=False` (a category `$10-$20` is not math, and
+    `$\\frac{` would crash the draw) and TeX is off whatever the user's matplotlibrc says.
+    """
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(18, 9), dpi=110, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax_map, ax_bar = fig.subplots(1, 2, width_ratios=[1.4, 1])
-    palette = [c for i, c in enumerate(matplotlib.colormaps["tab20"].colors) if i not in (14, 15)]  # no greys
-    palette += list(matplotlib.colormaps["tab20b"].colors)
-    for i, colour in reversed(list(enumerate(_order_colours(frame)))):  # "other" first, underneath
-        sub = frame[frame["colour"] == colour]
-        size = 3 + 25 * np.clip((sub["crowding"].to_numpy() - 40) / 55, 0, 1)
-        other = colour == OTHER
-        ax_map.scatter(sub["x"], sub["y"], s=size, alpha=0.35 if other else 0.7, linewidths=0,
-                       color="#c8c8c8" if other else palette[i % len(palette)], label=_short(str(colour), 45))
-    handles, names = ax_map.get_legend_handles_labels()
-    handles, names = handles[::-1], names[::-1]
-    ax_map.set_title("Saturation map: listings by similarity (t-SNE); bigger = more crowded")
-    ax_map.set_xticks([])
-    ax_map.set_yticks([])
-    ax_map.legend(handles, names, fontsize=7, markerscale=2, loc="upper left", bbox_to_anchor=(0, -0.01), ncol=3, frameon=False)
-    chart = saturation_chart(landscape)
-    ax_bar.barh(range(len(chart)), chart["saturation_score"], color=["#d62728" if c else "#1f77b4" for c in chart["crowded"]])
-    ax_bar.set_yticks(range(len(chart)), [_short(c, 50) for c in chart["category"]], fontsize=7)
-    ax_bar.set_xlim(0, 100)
-    ax_bar.set_xlabel("saturation score (0-100); red = crowded")
-    ax_bar.set_title("Most saturated categories")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with warnings.catch_warnings():  # CJK titles lack glyphs in the default font: boxes, not an error
-        warnings.simplefilter("ignore", UserWarning)
-        fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    plain = {"parse_math": False}
+    with matplotlib.rc_context(_NO_TEX):  # Text objects read usetex when created
+        fig = Figure(figsize=(18, 9), dpi=110, layout="constrained")
+        FigureCanvasAgg(fig)
+        ax_map, ax_bar = fig.subplots(1, 2, width_ratios=[1.4, 1])
+        palette = [c for i, c in enumerate(matplotlib.colormaps["tab20"].colors) if i not in (14, 15)]  # no greys
+        palette += list(matplotlib.colormaps["tab20b"].colors)
+        handles, names = [], []
+        for i, colour in reversed(list(enumerate(_order_colours(frame)))):  # "other" first, underneath
+            sub = frame[frame["colour"] == colour]
+            size = 3 + 25 * np.clip((sub["crowding"].to_numpy() - 40) / 55, 0, 1)
+            other = colour == OTHER
+            handles.append(ax_map.scatter(sub["x"], sub["y"], s=size, alpha=0.35 if other else 0.7, linewidths=0,
+                                          color="#c8c8c8" if other else palette[i % len(palette)]))
+            names.append(_short(str(colour), 45))
+        ax_map.set_title("Saturation map: listings by similarity (t-SNE); bigger = more crowded", **plain)
+        ax_map.set_xticks([])
+        ax_map.set_yticks([])
+        # Handles passed explicitly: matplotlib would drop a label starting with "_" (a category "_Sale").
+        legend = ax_map.legend(handles[::-1], names[::-1], fontsize=7, markerscale=2, loc="upper left",
+                               bbox_to_anchor=(0, -0.01), ncol=3, frameon=False)
+        for text in legend.get_texts():  # legend() takes no Text properties for its labels
+            text.set_parse_math(False)
+        chart = saturation_chart(landscape)
+        ax_bar.barh(range(len(chart)), chart["saturation_score"],
+                    color=["#d62728" if c else "#1f77b4" for c in chart["crowded"]])
+        ax_bar.set_yticks(range(len(chart)), [_short(c, 50) for c in chart["category"]], fontsize=7, **plain)
+        ax_bar.set_xlim(0, 100)
+        ax_bar.set_xlabel("saturation score (0-100); red = crowded", **plain)
+        ax_bar.set_title("Most saturated categories", **plain)
+    return fig
 
 
 def _short(text: str, width: int) -> str:

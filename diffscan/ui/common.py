@@ -29,6 +29,7 @@ CONTROLS = {
     "mapping": "Set the columns under **Column mapping** on the Catalog page.",
     "index": "Build or pick an index on the **Catalog** page.",
     "out": "Choose another index name on the **Catalog** page.",
+    "model": "Rebuild the index on the **Catalog** page with this app's model.",
     "limits": "Split the file, or build it with the command line's `--max-*` options.",
 }
 

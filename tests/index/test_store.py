@@ -31,7 +31,7 @@ def _catalog(path, n=40, edit=None):
 @pytest.fixture
 def small_index(tmp_path):
     catalog = _catalog(tmp_path / "cat.csv")
-    index, report, stats = build_index(catalog, tmp_path / "idx", cache_dir=tmp_path / "cache")
+    index, _report, _stats = build_index(catalog, tmp_path / "idx", cache_dir=tmp_path / "cache")
     return index
 
 

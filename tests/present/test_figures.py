@@ -20,7 +20,7 @@ def demo_map(demo_index):
 
 
 def test_map_frame_has_one_point_per_listing(demo_index, demo_map):
-    land, frame = demo_map
+    _land, frame = demo_map
     assert list(frame.columns[: len(MAP_COLUMNS)]) == MAP_COLUMNS
     assert frame["listing_id"].tolist() == demo_index.listings["listing_id"].tolist()
     assert np.isfinite(frame[["x", "y"]].to_numpy()).all()
