@@ -1,7 +1,8 @@
 """Groups of listings inside a category: nearest neighbours, near-duplicate groups, clusters and their names.
 
 Everything here works on one category (a block of rows) at a time and never holds an all-pairs
-matrix of a big category: exact search below EXACT_LIMIT listings, an inverted-file search above it.
+matrix of a big category: exact search up to `ClusterParams.exact_limit` listings, an inverted-file
+search above it. Every tuned number is a field of `ClusterParams` (default `CLUSTERING`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,32 +18,71 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.decomposition import PCA
 
-from diffscan.core.similarity import NEAR_DUPLICATE, is_near_duplicate
+from diffscan.core.similarity import NEAR_DUPLICATE, NearDuplicateRule
 from diffscan.core.text import phrases, tokens
 
-# Clusters: average-linkage agglomerative clustering on a combined similarity. Two listings' similarity
-# is 0.8 x semantic cosine + 0.2 x lexical (character n-gram) cosine; clusters merge while the mean
-# similarity between their listings stays >= 1 - CLUSTER_DISTANCE = 0.30 (see docs/saturation.md).
-SEMANTIC_WEIGHT = 0.8
-CLUSTER_DISTANCE = 0.70
-# Above this many listings a category is first cut into micro-clusters (k-means on PCA-reduced vectors),
-# then micro-clusters are merged with the same rule: memory stays linear in the category size.
-EXACT_LIMIT = 4000
-MICRO_CLUSTER_SIZE = 8
-MAX_MICRO_CLUSTERS = 1000
-PCA_DIMENSIONS = 64
-# Neighbours: mean similarity to the KNN nearest listings measures how alike a category is;
-# near-duplicate candidates are the CANDIDATES nearest ones plus a sorted-neighbourhood window on titles.
-KNN = 5
-CANDIDATES = 10
-TITLE_WINDOW = 4
-# Inverted-file search for big categories: cells of about CELL_SIZE listings, each searched against its
-# PROBES nearest cells, never more than MAX_CANDIDATES listings at once.
-CELL_SIZE = 250
-PROBES = 8
-MAX_CANDIDATES = 2400
-BLOCK_ELEMENTS = 1 << 22  # similarities computed per block: 4M floats = 16 MB
-SEED = 0
+__all__ = [
+    "CLUSTERING", "ClusterParams", "agglomerate", "cluster_offers", "coarse_groups", "combined_similarity",
+    "ctfidf_keywords", "group_labels", "mean_rows", "near_duplicate_pairs", "nearest_neighbours", "reduce",
+    "representatives",
+]
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    """How one category's listings are searched, paired into near-duplicates and clustered (docs/saturation.md).
+
+    Parameters
+    ----------
+    semantic_weight: two listings' similarity is this x semantic cosine + the rest x lexical (character
+        n-gram) cosine; 0.2 lexical keeps model numbers and spellings in play (NMI on BigBasket moves < 0.001).
+    cluster_distance: average-linkage clusters merge while 1 - mean similarity stays below this; 0.70 is the
+        knee on BigBasket (NMI 0.840; 0.75 collapses big categories into one cluster, 0.65 fragments them).
+    exact_limit: categories up to this many listings are searched and clustered exactly (a 4,000^2 float32
+        matrix is 64 MB); bigger ones go through micro-clusters and the inverted file.
+    micro_cluster_size: a big category is first cut into micro-clusters of about this many listings, small
+        enough to stay inside one kind of offer.
+    max_micro_clusters: at most this many micro-clusters, so their merge matrix stays 1,000^2.
+    pca_dimensions: k-means on big categories runs on this many PCA dimensions (speed, not quality).
+    candidates: near-duplicate candidates are each listing's this many nearest neighbours (with cosine
+        >= `near_duplicate.set_min_cosine`); the knn similarity reads the first few of them.
+    title_window: plus the next this many listings in the order of their sorted title words (reordered titles).
+    near_duplicate: the rule every candidate pair is judged by (the same as competitors use).
+    cell_size: inverted-file cells hold about this many listings.
+    probes: each cell is searched against its this many nearest cells: 88% of the exact 10 nearest on 8,000
+        BigBasket embeddings.
+    max_candidates: never more than this many listings searched at once (a cell of many identical rows).
+    block_elements: similarities computed per block (4M floats = 16 MB); memory only, results do not change.
+    seed: random state of k-means, PCA and sampling, so an analysis repeats exactly.
+    """
+
+    semantic_weight: float = 0.8
+    cluster_distance: float = 0.70
+    exact_limit: int = 4000
+    micro_cluster_size: int = 8
+    max_micro_clusters: int = 1000
+    pca_dimensions: int = 64
+    candidates: int = 10
+    title_window: int = 4
+    near_duplicate: NearDuplicateRule = NEAR_DUPLICATE
+    cell_size: int = 250
+    probes: int = 8
+    max_candidates: int = 2400
+    block_elements: int = 1 << 22
+    seed: int = 0
+
+    @property
+    def cluster_similarity(self) -> float:
+        """The mean similarity clusters keep: 1 - cluster_distance."""
+        return 1.0 - self.cluster_distance
+
+    def similarity_rule(self) -> str:
+        """The combined similarity and the cut in words, for help texts and docs."""
+        return (f"similarity = {self.semantic_weight:.1f} x semantic cosine + {1 - self.semantic_weight:.1f} x lexical "
+                f"cosine; clusters merge while the mean similarity stays >= {self.cluster_similarity:.2f}")
+
+
+CLUSTERING = ClusterParams()
 # Scripts written without spaces (text.tokens cuts them into character bigrams).
 _CJK_RE = re.compile(r"^[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+$")
 
@@ -59,11 +100,13 @@ def _padded(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.full((n, k), -1, dtype=np.int64), np.full((n, k), np.nan, dtype=np.float32)
 
 
-def nearest_neighbours(vectors: np.ndarray, k: int, sims: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbours(vectors: np.ndarray, k: int, sims: np.ndarray | None = None, *,
+                       params: ClusterParams = CLUSTERING) -> tuple[np.ndarray, np.ndarray]:
     """The k most similar other rows of each row (cosine on L2-normalized rows), best first.
 
     Returns (indices, similarities), both (n, k); rows with fewer than k others are padded with -1 / NaN.
-    `sims` is the full similarity matrix when the caller already has it (small categories).
+    `sims` is the full similarity matrix when the caller already has it (small categories); without it,
+    up to `params.exact_limit` rows are searched exactly, more through an inverted file.
     """
     n = len(vectors)
     idx, val = _padded(n, k)
@@ -75,15 +118,16 @@ def nearest_neighbours(vectors: np.ndarray, k: int, sims: np.ndarray | None = No
         np.fill_diagonal(s, -np.inf)
         idx[:, :kk], val[:, :kk] = _top_k(s, kk)
         return idx, val
-    if n <= EXACT_LIMIT:
-        return _exact_neighbours(np.asarray(vectors, dtype=np.float32), kk, idx, val)
-    return _ivf_neighbours(np.asarray(vectors, dtype=np.float32), kk, idx, val)
+    if n <= params.exact_limit:
+        return _exact_neighbours(np.asarray(vectors, dtype=np.float32), kk, idx, val, params)
+    return _ivf_neighbours(np.asarray(vectors, dtype=np.float32), kk, idx, val, params)
 
 
-def _exact_neighbours(x: np.ndarray, k: int, idx: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _exact_neighbours(x: np.ndarray, k: int, idx: np.ndarray, val: np.ndarray,
+                      params: ClusterParams = CLUSTERING) -> tuple[np.ndarray, np.ndarray]:
     """Exact search in row blocks: memory is block x n, not n x n."""
     n = len(x)
-    step = max(1, BLOCK_ELEMENTS // n)
+    step = max(1, params.block_elements // n)
     for start in range(0, n, step):
         rows = np.arange(start, min(n, start + step))
         s = x[rows] @ x.T
@@ -92,36 +136,37 @@ def _exact_neighbours(x: np.ndarray, k: int, idx: np.ndarray, val: np.ndarray) -
     return idx, val
 
 
-def _ivf_cells(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _ivf_cells(x: np.ndarray, params: ClusterParams) -> tuple[np.ndarray, np.ndarray]:
     """Cells of an inverted file: k-means on a sample, every row assigned to its nearest centroid."""
-    n_cells = max(2, math.ceil(len(x) / CELL_SIZE))
-    rng = np.random.default_rng(SEED)
-    sample = x[rng.choice(len(x), size=min(len(x), 20 * CELL_SIZE), replace=False)]
-    km = KMeans(n_cells, n_init=1, max_iter=15, random_state=SEED).fit(sample)
+    n_cells = max(2, math.ceil(len(x) / params.cell_size))
+    rng = np.random.default_rng(params.seed)
+    sample = x[rng.choice(len(x), size=min(len(x), 20 * params.cell_size), replace=False)]
+    km = KMeans(n_cells, n_init=1, max_iter=15, random_state=params.seed).fit(sample)
     centres = km.cluster_centers_.astype(np.float32)
     return km.predict(x), centres
 
 
-def _ivf_neighbours(x: np.ndarray, k: int, idx: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Approximate search: each cell's rows against the rows of its PROBES nearest cells (capped)."""
-    cell, centres = _ivf_cells(x)
+def _ivf_neighbours(x: np.ndarray, k: int, idx: np.ndarray, val: np.ndarray,
+                    params: ClusterParams) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate search: each cell's rows against the rows of its `params.probes` nearest cells (capped)."""
+    cell, centres = _ivf_cells(x, params)
     members = [np.flatnonzero(cell == c) for c in range(len(centres))]
     unit = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-9)
     affinity = unit @ unit.T
     np.fill_diagonal(affinity, np.inf)  # a cell always searches itself first
-    near_cells = np.argsort(-affinity, axis=1)[:, :PROBES]
-    rng = np.random.default_rng(SEED)
+    near_cells = np.argsort(-affinity, axis=1)[:, :params.probes]
+    rng = np.random.default_rng(params.seed)
     for c, rows in enumerate(members):
         if len(rows) == 0:
             continue
         cand = np.concatenate([members[j] for j in near_cells[c]])
-        if len(cand) > MAX_CANDIDATES:  # a degenerate cell (many identical rows): any subset is as good
-            cand = rng.choice(cand, size=MAX_CANDIDATES, replace=False)
+        if len(cand) > params.max_candidates:  # a degenerate cell (many identical rows): any subset is as good
+            cand = rng.choice(cand, size=params.max_candidates, replace=False)
         cand = np.sort(cand)
         kk = min(k, len(cand) - 1)
         if kk <= 0:
             continue
-        step = max(1, BLOCK_ELEMENTS // len(cand))
+        step = max(1, params.block_elements // len(cand))
         for start in range(0, len(rows), step):
             q = rows[start : start + step]
             s = x[q] @ x[cand].T
@@ -136,14 +181,16 @@ def _ivf_neighbours(x: np.ndarray, k: int, idx: np.ndarray, val: np.ndarray) -> 
 
 
 def near_duplicate_pairs(
-    vectors: np.ndarray, titles: Sequence[str], neighbours: np.ndarray, similarities: np.ndarray
+    vectors: np.ndarray, titles: Sequence[str], neighbours: np.ndarray, similarities: np.ndarray, *,
+    params: ClusterParams = CLUSTERING,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (local row indices) of listings a shopper could not tell apart.
 
-    Candidates are each listing's nearest neighbours with cosine >= NEAR_DUPLICATE.set_min_cosine and the
-    next TITLE_WINDOW listings in the order of their sorted title words (catches reordered titles);
-    each candidate pair is judged by `core.similarity.is_near_duplicate`, so the thresholds are the same.
+    Candidates are each listing's nearest neighbours with cosine >= `params.near_duplicate.set_min_cosine`
+    and the next `params.title_window` listings in the order of their sorted title words (catches
+    reordered titles); each candidate pair is judged by `params.near_duplicate`, the rule competitors use.
     """
+    rule = params.near_duplicate
     n = len(titles)
     if n < 2:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
@@ -151,9 +198,9 @@ def near_duplicate_pairs(
     a = np.repeat(np.arange(n), k)
     b = neighbours.ravel()
     s = similarities.ravel()
-    keep = (b >= 0) & (s >= NEAR_DUPLICATE.set_min_cosine)
+    keep = (b >= 0) & (s >= rule.set_min_cosine)
     a, b = a[keep], b[keep]
-    ta, tb = _title_window_pairs(titles)
+    ta, tb = _title_window_pairs(titles, params.title_window)
     a, b = np.concatenate([a, ta]), np.concatenate([b, tb])
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     keys = np.unique((lo * n + hi)[lo != hi])
@@ -162,9 +209,9 @@ def near_duplicate_pairs(
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     x = np.asarray(vectors, dtype=np.float32)
     sem = np.einsum("ij,ij->i", x[pairs[:, 0]], x[pairs[:, 1]])
-    sure = sem >= NEAR_DUPLICATE.cosine
+    sure = sem >= rule.cosine
     judged = np.array(
-        [is_near_duplicate(float(sem[i]), titles[pairs[i, 0]], titles[pairs[i, 1]]) if not sure[i] else True
+        [rule(float(sem[i]), titles[pairs[i, 0]], titles[pairs[i, 1]]) if not sure[i] else True
          for i in range(len(pairs))],
         dtype=bool,
     )
@@ -172,12 +219,12 @@ def near_duplicate_pairs(
     return pairs[:, 0], pairs[:, 1]
 
 
-def _title_window_pairs(titles: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted neighbourhood: listings next to each other when titles are keyed by their sorted words."""
+def _title_window_pairs(titles: Sequence[str], window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted neighbourhood: listings up to `window` apart when titles are keyed by their sorted words."""
     keys = [" ".join(sorted(tokens(t))) for t in titles]
     order = np.argsort(np.array(keys, dtype=object), kind="stable")
-    a, b = [], []
-    for w in range(1, TITLE_WINDOW + 1):
+    a, b = [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=np.int64)]  # window 0: no title pairs
+    for w in range(1, window + 1):
         a.append(order[:-w])
         b.append(order[w:])
     return np.concatenate(a).astype(np.int64), np.concatenate(b).astype(np.int64)
@@ -192,15 +239,16 @@ def group_labels(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # ---- clusters of offers ---------------------------------------------------------------------------
 
 
-def combined_similarity(vectors: np.ndarray, lexical: sp.csr_matrix, semantic: np.ndarray | None = None) -> np.ndarray:
-    """SEMANTIC_WEIGHT x semantic cosine + the rest x lexical cosine, for all pairs of a small block."""
+def combined_similarity(vectors: np.ndarray, lexical: sp.csr_matrix, semantic: np.ndarray | None = None, *,
+                        params: ClusterParams = CLUSTERING) -> np.ndarray:
+    """`params.semantic_weight` x semantic cosine + the rest x lexical cosine, for all pairs of a small block."""
     if semantic is None:
         semantic = np.asarray(vectors, dtype=np.float32) @ np.asarray(vectors, dtype=np.float32).T
     lex = (lexical @ lexical.T).toarray()
-    return SEMANTIC_WEIGHT * semantic + (1 - SEMANTIC_WEIGHT) * lex
+    return params.semantic_weight * semantic + (1 - params.semantic_weight) * lex
 
 
-def agglomerate(similarity: np.ndarray, distance_threshold: float = CLUSTER_DISTANCE) -> np.ndarray:
+def agglomerate(similarity: np.ndarray, distance_threshold: float = CLUSTERING.cluster_distance) -> np.ndarray:
     """Average-linkage clusters of a similarity matrix, cut at `distance_threshold` (1 - mean similarity)."""
     if len(similarity) < 2:
         return np.zeros(len(similarity), dtype=np.int64)
@@ -213,21 +261,21 @@ def agglomerate(similarity: np.ndarray, distance_threshold: float = CLUSTER_DIST
     return model.fit_predict(distance).astype(np.int64)
 
 
-def reduce(vectors: np.ndarray, dimensions: int = PCA_DIMENSIONS) -> np.ndarray:
-    """PCA-reduced vectors (for k-means speed); a no-op for vectors already this small."""
+def reduce(vectors: np.ndarray, *, params: ClusterParams = CLUSTERING) -> np.ndarray:
+    """PCA-reduced vectors to `params.pca_dimensions` (for k-means speed); a no-op for vectors already this small."""
     x = np.asarray(vectors, dtype=np.float32)
-    d = min(dimensions, x.shape[1], len(x))
+    d = min(params.pca_dimensions, x.shape[1], len(x))
     if d >= x.shape[1]:
         return x
-    return PCA(d, random_state=SEED, svd_solver="randomized").fit_transform(x).astype(np.float32)
+    return PCA(d, random_state=params.seed, svd_solver="randomized").fit_transform(x).astype(np.float32)
 
 
-def _kmeans(x: np.ndarray, k: int, *, init: str = "k-means++", max_iter: int = 20) -> np.ndarray:
+def _kmeans(x: np.ndarray, k: int, seed: int, *, init: str = "k-means++", max_iter: int = 20) -> np.ndarray:
     """k-means labels (k clamped to the number of rows)."""
     k = max(1, min(k, len(x)))
     if k == 1:
         return np.zeros(len(x), dtype=np.int64)
-    return KMeans(k, init=init, n_init=1, max_iter=max_iter, random_state=SEED).fit_predict(x).astype(np.int64)
+    return KMeans(k, init=init, n_init=1, max_iter=max_iter, random_state=seed).fit_predict(x).astype(np.int64)
 
 
 def mean_rows(labels: np.ndarray, matrix, n_groups: int):
@@ -238,31 +286,34 @@ def mean_rows(labels: np.ndarray, matrix, n_groups: int):
     return out if sp.issparse(out) else np.asarray(out, dtype=np.float32)
 
 
-def cluster_offers(vectors: np.ndarray, lexical: sp.csr_matrix, semantic: np.ndarray | None = None) -> np.ndarray:
-    """Cluster labels (0..k-1) of one category's listings; see SEMANTIC_WEIGHT and CLUSTER_DISTANCE.
+def cluster_offers(vectors: np.ndarray, lexical: sp.csr_matrix, semantic: np.ndarray | None = None, *,
+                   params: ClusterParams = CLUSTERING) -> np.ndarray:
+    """Cluster labels (0..k-1) of one category's listings: average linkage on the combined similarity, cut
+    at `params.cluster_distance`.
 
-    Small categories are clustered exactly. Big ones are cut into micro-clusters first; because rows are
-    L2-normalized, the dot product of two micro-clusters' mean rows is the mean similarity between their
-    listings, so the same average-linkage rule applies to them.
+    Categories up to `params.exact_limit` listings are clustered exactly. Bigger ones are cut into
+    micro-clusters first; because rows are L2-normalized, the dot product of two micro-clusters' mean rows
+    is the mean similarity between their listings, so the same average-linkage rule applies to them.
     """
     n = len(vectors)
-    if n <= EXACT_LIMIT:
-        return agglomerate(combined_similarity(vectors, lexical, semantic))
-    m = min(MAX_MICRO_CLUSTERS, max(2, n // MICRO_CLUSTER_SIZE))
+    if n <= params.exact_limit:
+        return agglomerate(combined_similarity(vectors, lexical, semantic, params=params), params.cluster_distance)
+    m = min(params.max_micro_clusters, max(2, n // params.micro_cluster_size))
     # Micro-clusters only need to be tight, not well placed: random init and few iterations are enough.
-    micro = _kmeans(reduce(vectors), m, init="random", max_iter=10)
+    micro = _kmeans(reduce(vectors, params=params), m, params.seed, init="random", max_iter=10)
     _, micro = np.unique(micro, return_inverse=True)
     m = int(micro.max()) + 1
     sem = mean_rows(micro, np.asarray(vectors, dtype=np.float32), m)
     lex = mean_rows(micro, lexical, m)
-    similarity = SEMANTIC_WEIGHT * (sem @ sem.T) + (1 - SEMANTIC_WEIGHT) * (lex @ lex.T).toarray()
-    return agglomerate(similarity)[micro]
+    w = params.semantic_weight
+    similarity = w * (sem @ sem.T) + (1 - w) * (lex @ lex.T).toarray()
+    return agglomerate(similarity, params.cluster_distance)[micro]
 
 
-def coarse_groups(vectors: np.ndarray) -> np.ndarray:
+def coarse_groups(vectors: np.ndarray, *, params: ClusterParams = CLUSTERING) -> np.ndarray:
     """Groups that stand in for categories in a catalog without any: k-means with k = sqrt(n / 2)."""
     k = max(1, round(math.sqrt(len(vectors) / 2)))
-    return np.zeros(len(vectors), dtype=np.int64) if k == 1 else _kmeans(reduce(vectors), k)
+    return np.zeros(len(vectors), dtype=np.int64) if k == 1 else _kmeans(reduce(vectors, params=params), k, params.seed)
 
 
 # ---- names ----------------------------------------------------------------------------------------

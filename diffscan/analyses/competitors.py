@@ -28,6 +28,17 @@ class Weights:
     code: float = 0.25  # a shared model number is near-proof of the same product
     category: float = 0.10  # same category path as the query, when the query has one
 
+    def formula(self, times: str = " x ") -> str:
+        """The score as shown in help texts, from these numbers ('0.45 x semantic + ...')."""
+        terms = ((self.semantic, "semantic"), (self.lexical, "lexical"), (self.fuzzy, "fuzzy"),
+                 (self.code, "[same model no.]"), (self.category, "[same category]"))
+        return " + ".join(f"{w:.2f}{times}{name}" for w, name in terms)
+
+    @property
+    def maximum(self) -> float:
+        """The highest score a competitor can reach (every component at 1)."""
+        return self.semantic + self.lexical + self.fuzzy + self.code + self.category
+
 
 DEFAULT_WEIGHTS = Weights()
 
@@ -142,12 +153,12 @@ def find_competitors(
     all score components and the weighted sum ranks them.
     """
     if k < 1:
-        raise QueryError("k must be at least 1.")
+        raise QueryError(f"The number of competitors asked for (k) must be at least 1, not {k}.", parameter="k")
     exclude: int | None = None
     if listing_id is not None:
         row = index.row_of(str(listing_id))
         if row is None:
-            raise QueryError(f"Listing id '{listing_id}' is not in the index at '{index.path}'.")
+            raise QueryError(f"Listing id '{listing_id}' is not in the index at '{index.path}'.", parameter="listing_id")
         exclude = row
         rec = index.listings.iloc[row]
         text = listing_text(rec["title"], rec["brand"], rec["description"], index.manifest["text"]["description_chars"])
@@ -156,7 +167,7 @@ def find_competitors(
         qvec = np.asarray(index.vectors[row], dtype=np.float32)
     else:
         if text is None or not text.strip():
-            raise QueryError("The query is empty: paste a listing title (and optionally its description).")
+            raise QueryError("The query is empty: paste a listing title (and optionally its description).", parameter="text")
         text = text.strip()
         title = text.split("\n", 1)[0][:500]
         qvec = query_vector if query_vector is not None else (encoder or index.encoder()).encode_one(text)
@@ -224,12 +235,12 @@ def find_competitors(
 
 def find_competitors_batch(
     index: Index,
-    queries: "pd.DataFrame",
+    queries: pd.DataFrame,
     *,
     k: int = 10,
     filters: Filters | None = None,
     weights: Weights = DEFAULT_WEIGHTS,
-) -> "pd.DataFrame":
+) -> pd.DataFrame:
     """Competitors for many listings (a canonical listings table): one row per query and rank.
 
     Query texts are embedded in one batch; each query's own category path (if any) is used as its

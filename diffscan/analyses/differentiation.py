@@ -1,10 +1,11 @@
 """What sets one listing apart: a differentiation score, its table stakes, its USPs and suggestions.
 
 The listing is compared with its nearest competitors (`competitors.find_competitors`). A phrase or
-attribute the listing states is a **USP** when fewer than 20% of those competitors state it, and
-**table stakes** when at least 60% do. Suggestions name what the best-rated or most-reviewed
-competitors state and the listing does not, what most competitors state and it lacks, and attributes
-that sell nearby but that no close competitor offers (white space). See docs/niches.md.
+attribute the listing states is a **USP** when few of those competitors state it, and **table stakes**
+when most do (`usps.UspParams`). Suggestions name what the best-rated or most-reviewed competitors state
+and the listing does not, what most competitors state and it lacks, and attributes that sell nearby but
+that no close competitor offers (white space). The numbers are `DifferentiationParams`; the score's
+formula is `DIFFERENTIATION_FORMULA`. See docs/niches.md.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ import numpy as np
 
 from diffscan.analyses.competitors import Competitor, find_competitors
 from diffscan.analyses.usps import (
-    TABLE_STAKES_MIN_SHARE,
-    USP_MAX_SHARE,
+    USP,
     Point,
     Stated,
+    UspParams,
     count_keys,
     listing_attributes,
     listing_stated,
@@ -33,18 +34,61 @@ from diffscan.analyses.usps import (
 from diffscan.core.attributes import (
     attribute_keys,
 )
-from diffscan.core.similarity import COSINE_SCALE
+from diffscan.core.similarity import COSINE_SCALE, CosineScale
 from diffscan.core.text import tokens
 from diffscan.errors import QueryError
 from diffscan.index.store import Index
 
-LEADER_MIN_SHARE = 0.50  # a leaders' suggestion: stated by at least half of the leaders
-NEAREST = 5  # the score's distance uses the mean similarity to this many nearest competitors
+
+@dataclass(frozen=True)
+class DifferentiationParams:
+    """How far a listing stands from its nearest competitors and what it is told to add (docs/niches.md).
+
+    Parameters
+    ----------
+    weights: weight of each part of the score: distance (from the nearest competitors, on `scale`),
+        unique_share (share of the title's claims that are USPs), no_near_duplicates (share of the
+        competitors that are not near-duplicates); distance weighs most: reading like the rest is the risk.
+    scale: the cosine scale of the distance: 1 at `scale.far` and below, 0 at `scale.near` and above.
+    nearest: the distance reads the mean cosine to this many nearest competitors (a few: the closest crowd).
+    usp: when a claim is a USP or table stakes among the competitors compared.
+    leader_share, min_leaders: the leaders are this share of the competitors with the most demand
+        (reviews, else ratings), and at least this many of them.
+    leader_min_share: a leaders' suggestion is stated by at least this share of the leaders.
+    max_suggestions: at most this many suggestions of each kind (leaders, table stakes, white space).
+    wider: white-space suggestions look at the competitors ranked k+1 .. wider x k ...
+    market_share: ... in the categories holding at least this share of the close competitors (a kettle's
+        'electric' a little further from a water bottle is another product, not an attribute to add).
+    """
+
+    weights: tuple[tuple[str, float], ...] = (("distance", 0.60), ("unique_share", 0.25), ("no_near_duplicates", 0.15))
+    scale: CosineScale = COSINE_SCALE
+    nearest: int = 5
+    usp: UspParams = USP
+    leader_share: float = 0.25
+    min_leaders: int = 3
+    leader_min_share: float = 0.50
+    max_suggestions: int = 5
+    wider: int = 5
+    market_share: float = 0.25
+
+    @property
+    def weight(self) -> dict[str, float]:
+        return dict(self.weights)
+
+    def formula(self) -> str:
+        """The score's formula as shown in help texts and docs, from these numbers."""
+        w = self.weight
+        far, near = self.scale.far, self.scale.near
+        return (f"score = 100 x ({w['distance']:.2f} distance + {w['unique_share']:.2f} unique_share + "
+                f"{w['no_near_duplicates']:.2f} no_near_duplicates); distance = clip(({near:.2f} - s) / "
+                f"({near:.2f} - {far:.2f}), 0, 1), s = mean cosine to the {self.nearest} nearest competitors; "
+                f"unique_share = share of the title's phrases and attributes stated by fewer than "
+                f"{self.usp.usp_max_share:.0%} of the competitors; no_near_duplicates = 1 - near-duplicates / competitors")
 
 
-SCORE_WEIGHTS = {"distance": 0.60, "unique_share": 0.25, "no_near_duplicates": 0.15}
-WIDER = 5  # white-space suggestions look at competitors ranked k+1 .. WIDER*k
-MARKET_SHARE = 0.25  # ... in the categories holding at least this share of the close competitors
+DIFFERENTIATION = DifferentiationParams()
+DIFFERENTIATION_FORMULA = DIFFERENTIATION.formula()
 
 
 @dataclass
@@ -70,9 +114,9 @@ class Differentiation:
     listing_id: str | None
     title: str
     text: str
-    score: float  # 0-100, see SCORE_WEIGHTS and docs/niches.md
+    score: float  # 0-100, see DifferentiationParams.formula and docs/niches.md
     components: dict[str, float]  # the score's parts, each 0-1
-    nearest_similarity: float  # mean cosine to the NEAREST closest competitors
+    nearest_similarity: float  # mean cosine to the `nearest` closest competitors
     compared: int  # how many competitors the shares are computed over
     near_duplicates: int
     demand_source: str | None  # what ranked the leaders: "reviews", "rating" or None
@@ -111,12 +155,12 @@ def _title_claims(comp_stated: list[Stated]) -> set[str]:
 
 
 def _leader_suggestions(own: Stated, comp_stated: list[Stated], demand: np.ndarray, source: str | None,
-                        ids: list[str], counts: Counter) -> list[Suggestion]:
+                        ids: list[str], counts: Counter, params: DifferentiationParams) -> list[Suggestion]:
     """What most of the best-rated / most-reviewed competitors state and the listing does not."""
     n = len(comp_stated)
     if source is None or n == 0:
         return []
-    top = max(3, math.ceil(n / 4))
+    top = max(params.min_leaders, math.ceil(n * params.leader_share))
     leaders = [int(i) for i in np.argsort(-demand, kind="stable")[:top] if demand[i] > 0]
     if len(leaders) < 2:
         return []
@@ -124,11 +168,11 @@ def _leader_suggestions(own: Stated, comp_stated: list[Stated], demand: np.ndarr
     claims = _title_claims([comp_stated[i] for i in leaders])
     mine = own.keys()
     wanted = {k for k, c in lead_counts.items()
-              if c >= LEADER_MIN_SHARE * len(leaders) and k not in mine and k in claims and not _said_otherwise(k, own)}
+              if c >= params.leader_min_share * len(leaders) and k not in mine and k in claims and not _said_otherwise(k, own)}
     label = "most-reviewed" if source == "reviews" else "best-rated"
     out = []
-    for pt in pick_common(wanted, counts, n, _wordings(comp_stated, wanted))[:5]:
-        examples = [ids[i] for i in leaders if pt.key in comp_stated[i].keys()][:3]
+    for pt in pick_common(wanted, counts, n, _wordings(comp_stated, wanted), params=params.usp)[:params.max_suggestions]:
+        examples = [ids[i] for i in leaders if pt.key in comp_stated[i].keys()][:3]  # noqa: SIM118 (Stated.keys)
         detail = f"{lead_counts[pt.key]} of the {len(leaders)} {label} competitors state '{pt.text}'; this listing does not."
         out.append(Suggestion(pt.text, pt.key, pt.kind, "leaders", detail, pt.share, examples))
     return out
@@ -149,25 +193,27 @@ def _wordings(stated_list: list[Stated], keys: set[str]) -> dict[str, str]:
     return out
 
 
-def _missing_table_stakes(own: Stated, counts: Counter, comp_stated: list[Stated]) -> list[Suggestion]:
-    """What at least TABLE_STAKES_MIN_SHARE of the competitors state and the listing does not."""
+def _missing_table_stakes(own: Stated, counts: Counter, comp_stated: list[Stated],
+                          params: DifferentiationParams) -> list[Suggestion]:
+    """What at least `params.usp.table_stakes_min_share` of the competitors state and the listing does not."""
     n = len(comp_stated)
     if n == 0:
         return []
     mine, claims = own.keys(), _title_claims(comp_stated)
     missing = {k for k, c in counts.items()
-               if c >= TABLE_STAKES_MIN_SHARE * n and k not in mine and k in claims and not _said_otherwise(k, own)}
+               if c >= params.usp.table_stakes_min_share * n and k not in mine and k in claims and not _said_otherwise(k, own)}
     return [
         Suggestion(pt.text, pt.key, pt.kind, "table stakes",
                    f"{pt.count} of {n} competitors state '{pt.text}'; shoppers may expect it.", pt.share)
-        for pt in pick_common(missing, counts, n, _wordings(comp_stated, missing))[:5]
+        for pt in pick_common(missing, counts, n, _wordings(comp_stated, missing), params=params.usp)[:params.max_suggestions]
     ]
 
 
 _KIND_ORDER = {"material": 0, "feature": 1, "audience": 2, "use": 3, "colour": 4, "size": 5, "quantity": 6}
 
 
-def _white_space(own: Stated, counts: Counter, wider_attrs: list[dict[str, str]], wider_ids: list[str]) -> list[Suggestion]:
+def _white_space(own: Stated, counts: Counter, wider_attrs: list[dict[str, str]], wider_ids: list[str],
+                 params: DifferentiationParams) -> list[Suggestion]:
     """Attributes that listings a little further away state but no close competitor (nor the listing) does.
 
     A word the listing already says in another sense is not suggested ('green' to a green tea).
@@ -180,45 +226,48 @@ def _white_space(own: Stated, counts: Counter, wider_attrs: list[dict[str, str]]
                 found.setdefault(key, []).append(i)
     ranked = sorted(found.items(), key=lambda kv: (_KIND_ORDER.get(kv[0].split(":")[0], 9), -len(kv[1]), kv[0]))
     out = []
-    for key, rows in ranked[:5]:
+    for key, rows in ranked[:params.max_suggestions]:
         wording = wider_attrs[rows[0]][key]
         detail = f"No close competitor offers '{wording}'; {len(rows)} listing(s) a little further away do."
         out.append(Suggestion(wording, key, key.split(":")[0], "white space", detail, 0.0, [wider_ids[i] for i in rows[:3]]))
     return out
 
 
-def _market(close: list[Competitor], own_category: str | None) -> set[str]:
+def _market(close: list[Competitor], own_category: str | None, params: DifferentiationParams) -> set[str]:
     """The categories a listing competes in: its own, its close competitors' most common, and any holding
-    MARKET_SHARE of them. White space is read there only: a kettle's 'electric' or a camping pot's
+    `params.market_share` of them. White space is read there only: a kettle's 'electric' or a camping pot's
     'titanium' a little further from a water bottle is another product, not an attribute to add."""
     counts = Counter(c.category for c in close)
-    market = {cat for cat, n in counts.items() if n >= MARKET_SHARE * len(close)}
+    market = {cat for cat, n in counts.items() if n >= params.market_share * len(close)}
     market |= {cat for cat, _ in counts.most_common(1)}
     return market | ({own_category} if own_category is not None else set())
 
 
-def differentiation_score(semantic: list[float], unique_share: float, near_duplicates: int) -> tuple[float, dict[str, float], float]:
+def differentiation_score(semantic: list[float], unique_share: float, near_duplicates: int, *,
+                          params: DifferentiationParams = DIFFERENTIATION) -> tuple[float, dict[str, float], float]:
     """(score 0-100, components 0-1, nearest similarity) from the competitors' cosine similarities.
 
-    score = 100 x (0.60 distance + 0.25 unique_share + 0.15 no_near_duplicates), where distance maps
-    the mean cosine of the 5 nearest competitors linearly from 0.95 (near-duplicates: 0) to 0.40 (1).
+    See `DifferentiationParams.formula`: distance maps the mean cosine of the `params.nearest` nearest
+    competitors linearly from `params.scale.near` (near-duplicates: 0) to `params.scale.far` (1).
     """
     if not semantic:
         return 100.0, {"distance": 1.0, "unique_share": 1.0, "no_near_duplicates": 1.0}, 0.0
-    nearest = float(np.mean(sorted(semantic, reverse=True)[:NEAREST]))
-    distance = min(1.0, max(0.0, (COSINE_SCALE.near - nearest) / (COSINE_SCALE.near - COSINE_SCALE.far)))
+    near, far = params.scale.near, params.scale.far
+    nearest = float(np.mean(sorted(semantic, reverse=True)[:params.nearest]))
+    distance = min(1.0, max(0.0, (near - nearest) / (near - far)))
     parts = {"distance": round(distance, 4), "unique_share": round(unique_share, 4),
              "no_near_duplicates": round(1 - near_duplicates / len(semantic), 4)}
-    score = 100 * sum(SCORE_WEIGHTS[name] * value for name, value in parts.items())
+    weight = params.weight
+    score = 100 * sum(weight[name] * value for name, value in parts.items())
     return round(score, 1), parts, round(nearest, 4)
 
 
-def _unique_share(title: str, brand: str, counts: Counter, n: int) -> float:
-    """Share of the title's phrases and attributes that fewer than USP_MAX_SHARE of the competitors state."""
+def _unique_share(title: str, brand: str, counts: Counter, n: int, usp: UspParams) -> float:
+    """Share of the title's phrases and attributes that fewer than `usp.usp_max_share` of the competitors state."""
     keys = stated(title, brand).candidates()
     if not keys or n == 0:
         return 1.0 if n == 0 else 0.0
-    return sum(counts.get(k, 0) < USP_MAX_SHARE * n for k in keys) / len(keys)
+    return sum(counts.get(k, 0) < usp.usp_max_share * n for k in keys) / len(keys)
 
 
 def differentiate(
@@ -228,15 +277,16 @@ def differentiate(
     listing_id: str | None = None,
     k: int = 20,
     encoder=None,
+    params: DifferentiationParams = DIFFERENTIATION,
 ) -> Differentiation:
     """Compare one listing (pasted `text` or a `listing_id` of the index) with its k nearest competitors.
 
-    Shares are over the k competitors; white-space suggestions look at the next (WIDER-1) x k, those in
-    the listing's market (`_market`).
+    Shares are over the k competitors; white-space suggestions look at the next (`params.wider` - 1) x k,
+    those in the listing's market (`_market`).
     """
     if k < 1:
-        raise QueryError("k must be at least 1.")
-    result = find_competitors(index, text, listing_id=listing_id, k=WIDER * k, encoder=encoder, explain=False)
+        raise QueryError(f"The number of competitors to compare with (k) must be at least 1, not {k}.", parameter="k")
+    result = find_competitors(index, text, listing_id=listing_id, k=params.wider * k, encoder=encoder, explain=False)
     close, wider = result.competitors[:k], result.competitors[k:]
     df = index.listings
     if listing_id is not None:
@@ -253,21 +303,23 @@ def differentiate(
     n = len(close)
     counts = count_keys(comp_stated)
     near = sum(c.near_duplicate for c in close)
-    score, parts, nearest = differentiation_score([c.semantic for c in close], _unique_share(title, brand, counts, n), near)
+    score, parts, nearest = differentiation_score([c.semantic for c in close],
+                                                  _unique_share(title, brand, counts, n, params.usp), near, params=params)
     demand, source = _demand(df, rows)
-    market = _market(close, own_category)
+    market = _market(close, own_category, params)
     wider = [c for c in wider if c.category in market]
     wider_rows = [index.row_of(c.listing_id) for c in wider]
     wider_attrs = [listing_attributes(index, r) for r in wider_rows]
     suggestions = _dedupe(
-        _leader_suggestions(own, comp_stated, demand, source, [c.listing_id for c in close], counts)
-        + _missing_table_stakes(own, counts, comp_stated)
-        + _white_space(own, counts, wider_attrs, [c.listing_id for c in wider])
+        _leader_suggestions(own, comp_stated, demand, source, [c.listing_id for c in close], counts, params)
+        + _missing_table_stakes(own, counts, comp_stated, params)
+        + _white_space(own, counts, wider_attrs, [c.listing_id for c in wider], params)
     )
     return Differentiation(
         listing_id=None if listing_id is None else str(listing_id), title=title, text=result.query_text,
         score=score, components=parts, nearest_similarity=nearest, compared=n, near_duplicates=near,
-        demand_source=source, table_stakes=table_stakes(own, counts, n, title), usps=usps(own, counts, n, title),
+        demand_source=source, table_stakes=table_stakes(own, counts, n, title, params=params.usp),
+        usps=usps(own, counts, n, title, params=params.usp),
         suggestions=suggestions, competitors=close,
     )
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from diffscan.analyses import clusters as cl
+from diffscan.analyses.clusters import CLUSTERING, ClusterParams
 from diffscan.core.similarity import COSINE_SCALE, CosineScale
 from diffscan.errors import QueryError
 from diffscan.index.store import Index
@@ -43,6 +44,8 @@ class SaturationParams:
         `scale`), crowding (listings per kind of offer, log scale, `crowding_reference` -> 1), price
         (1 - price spread), brands (1 - brand HHI), labels (label completeness).
     scale: the cosine scale of the similarity part (0 at `scale.far`, 1 at `scale.near`).
+    knn: the similarity part (and the map's crowding) is each listing's mean cosine to its this many nearest
+        listings of the category: a few, so a small category of look-alikes reads as alike.
     crowding_reference: listings per kind of offer at which crowding reaches 1.
     crowded_score, crowded_min_listings: a category is crowded at this score with this many listings.
     min_category_listings: the default level is the deepest where half the listings sit in categories
@@ -54,6 +57,7 @@ class SaturationParams:
         ("price", 0.10), ("brands", 0.10), ("labels", 0.10),
     )
     scale: CosineScale = COSINE_SCALE
+    knn: int = 5
     crowding_reference: int = 200
     crowded_score: float = 55.0
     crowded_min_listings: int = 20
@@ -78,7 +82,7 @@ class SaturationParams:
 saturation = 100 x ({terms})
              / (sum of the weights of the parts that can be measured)
 D = near-duplicate share: listings with a look-alike shoppers cannot tell apart
-S = (mean cosine to the {cl.KNN} nearest listings - {far:.2f}) / {near - far:.2f}, clipped to 0..1
+S = (mean cosine to the {self.knn} nearest listings - {far:.2f}) / {near - far:.2f}, clipped to 0..1
 C = min(1, ln(1 + listings / effective clusters) / ln(1 + {self.crowding_reference}))
 P = 1 - min(1, price spread), spread = (p75 - p25) / median price
 B = 1 - brand HHI (many brands selling the same thing)
@@ -109,6 +113,7 @@ class Landscape:
     categories: pd.DataFrame
     note: str = ""
     params: SaturationParams = SATURATION
+    clustering: ClusterParams = CLUSTERING
 
     def to_dict(self) -> dict:
         """The JSON document of `diffscan saturation --format json`: level, note, formula, categories, clusters."""
@@ -139,7 +144,8 @@ def choose_level(paths: Sequence[Sequence[str]], level: int | None = None, *,
     depth = max((len(p) for p in paths), default=0)
     if level is not None:
         if level < 0 or level > depth:
-            raise QueryError(f"Category level {level} is outside this catalog's category paths: use 0 to {depth} (0 = no categories).")
+            raise QueryError(f"Category level {level} is outside this catalog's category paths: use 0 to {depth} "
+                             "(0 = no categories).", parameter="level")
         if level == 0:
             return 0, "level 0 (chosen): clusters over the whole catalog act as categories."
         return level, f"level {level} (chosen)."
@@ -161,7 +167,7 @@ def choose_level(paths: Sequence[Sequence[str]], level: int | None = None, *,
 
 def distinct_offers(groups: Sequence[int]) -> int:
     """Number of distinct offers: near-duplicate groups among the listings."""
-    return int(len(np.unique(np.asarray(groups))))
+    return len(np.unique(np.asarray(groups)))
 
 
 def near_duplicate_share(groups: Sequence[int], group_sizes: Sequence[int] | None = None) -> float:
@@ -278,11 +284,12 @@ class _Work:
 
 
 def analyze_landscape(index: Index, level: int | None = None, *, params: SaturationParams = SATURATION,
-                      progress: Progress | None = None) -> Landscape:
+                      clustering: ClusterParams = CLUSTERING, progress: Progress | None = None) -> Landscape:
     """Cluster every category's listings, find near-duplicate groups, and rank categories by saturation.
 
     `level` is the category depth (None: the deepest level with categories of a reasonable size;
-    0: no categories, clusters over the whole catalog act as categories).
+    0: no categories, clusters over the whole catalog act as categories). `params` score the categories,
+    `clustering` finds neighbours, near-duplicate groups and clusters.
     """
     df = index.listings
     n = len(df)
@@ -294,11 +301,11 @@ def analyze_landscape(index: Index, level: int | None = None, *, params: Saturat
     titles = df["title"].astype(str).tolist()
     brands = df["brand"].fillna("").astype(str).tolist()
     if level == 0:
-        coarse = cl.coarse_groups(vectors)
+        coarse = cl.coarse_groups(vectors, params=clustering)
         categories = _coarse_names(titles, brands, coarse)
     else:
         categories = category_names(paths, level)
-    work = _cluster_categories(index, vectors, titles, categories, progress)
+    work = _cluster_categories(index, vectors, titles, categories, params.knn, clustering, progress)
     groups = cl.group_labels(n, np.concatenate(work.pair_a), np.concatenate(work.pair_b))
     if progress:
         progress("names", 0, 1)
@@ -319,7 +326,7 @@ def analyze_landscape(index: Index, level: int | None = None, *, params: Saturat
     assignments = assignments[["listing_id", "category", "cluster_id", "cluster_label", "near_duplicate_group",
                                "is_singleton", "knn_similarity"]]
     return Landscape(level=level, assignments=assignments, clusters=clusters.reset_index(drop=True),
-                     categories=categories_table, note=note, params=params)
+                     categories=categories_table, note=note, params=params, clustering=clustering)
 
 
 def _coarse_names(titles: list[str], brands: list[str], coarse: np.ndarray) -> np.ndarray:
@@ -334,9 +341,10 @@ def _coarse_names(titles: list[str], brands: list[str], coarse: np.ndarray) -> n
     return np.array([names[g] for g in coarse], dtype=object)
 
 
-def _cluster_categories(index: Index, vectors: np.ndarray, titles: list[str], categories: np.ndarray,
-                        progress: Progress | None) -> _Work:
-    """Neighbours, near-duplicate pairs and clusters, one category at a time."""
+def _cluster_categories(index: Index, vectors: np.ndarray, titles: list[str], categories: np.ndarray, knn: int,
+                        clustering: ClusterParams, progress: Progress | None) -> _Work:
+    """Neighbours (the `knn` nearest give the knn similarity), near-duplicate pairs and clusters, one
+    category at a time."""
     n = len(categories)
     work = _Work(np.zeros(n, dtype=np.int64), np.full(n, np.nan, dtype=np.float32), [np.empty(0, np.int64)], [np.empty(0, np.int64)])
     blocks = pd.Series(np.arange(n)).groupby(categories, sort=True).indices
@@ -344,14 +352,15 @@ def _cluster_categories(index: Index, vectors: np.ndarray, titles: list[str], ca
     for done, (_, rows) in enumerate(blocks.items()):
         rows = np.asarray(rows)
         v = vectors[rows]
-        sims = v @ v.T if len(rows) <= cl.EXACT_LIMIT else None
-        nbr, val = cl.nearest_neighbours(v, cl.CANDIDATES, sims=sims)
+        sims = v @ v.T if len(rows) <= clustering.exact_limit else None
+        nbr, val = cl.nearest_neighbours(v, max(clustering.candidates, knn), sims=sims, params=clustering)
         if len(rows) > 1:
-            work.knn[rows] = np.nanmean(val[:, : cl.KNN], axis=1)
-        a, b = cl.near_duplicate_pairs(v, [titles[i] for i in rows], nbr, val)
+            work.knn[rows] = np.nanmean(val[:, :knn], axis=1)
+        a, b = cl.near_duplicate_pairs(v, [titles[i] for i in rows], nbr[:, : clustering.candidates],
+                                       val[:, : clustering.candidates], params=clustering)
         work.pair_a.append(rows[a])
         work.pair_b.append(rows[b])
-        work.cluster_local[rows] = cl.cluster_offers(v, index.lexical[rows], semantic=sims)
+        work.cluster_local[rows] = cl.cluster_offers(v, index.lexical[rows], semantic=sims, params=clustering)
         if progress:
             progress("clusters", done + 1, total)
     return work

@@ -6,16 +6,17 @@ pockets (a listing with demand and its few look-alikes) and attribute combinatio
 with visible components; the best are described with their size, demand, top competitors, price band,
 the USPs that set them apart from the crowded cluster next to them, and a positioning line.
 
-    opportunity = 100 x demand x (0.60 x (1 - competition) + 0.20 x (1 - homogenization) + 0.20 x price_room)
+    opportunity = 100 x demand x (weighted room: 1 - competition, 1 - homogenization, price_room)
 
-docs/niches.md explains every component; `OPPORTUNITY_FORMULA` is the same text for help screens.
+The numbers are parameters: `OpportunityParams` (the score; `OPPORTUNITY_FORMULA` is its text for help
+screens and the JSON export), `CandidateParams` (what counts as a candidate niche) and `NeighbourParams`
+(the crowded cluster next to a niche and what its USPs are measured against). docs/niches.md explains
+every component.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -32,13 +33,18 @@ from diffscan.analyses.differentiation import (
     listing_stated,
 )
 from diffscan.analyses.landscape import NO_CATEGORY, analyze_landscape, distinct_offers
-from diffscan.analyses.usps import display, pick_usps
-from diffscan.catalog.values import parse_count
+from diffscan.analyses.usps import USP, UspParams, display, pick_usps
 from diffscan.core.attributes import describe
 from diffscan.errors import QueryError
 from diffscan.index.store import Index
 
 SCHEMA = "diffscan.niches/1"
+
+
+def _ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th ... 11th, 90th, 99th."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -47,15 +53,31 @@ class OpportunityParams:
 
     Parameters
     ----------
-    competition, homogenization, price_room: weights of the room a niche leaves (they sum to 1).
+    competition, homogenization, price_room: weights of the room a niche leaves (they sum to 1); few
+        distinct offers matter most, so competition weighs three times each of the others.
     prior_listings: a small niche's demand (and price room) is pulled toward the catalog's with the weight
-        of this many listings.
+        of this many listings, so one best-seller does not make a niche of two.
+    demand_percentile: demand reaches 1 at this percentile of the catalog's per-listing demand (log scale):
+        the very top sellers, not the single biggest one.
+    competition_percentile, competition_floor: competition reaches 1 at this percentile of the distinct
+        offers of the landscape's clusters, and never below this many offers (a catalog of tiny clusters).
+    signal_min_share: a demand signal (reviews, sales, ratings) is used when at least this share of the
+        listings has a value for it; fewer would rank a handful of listings against missing data.
     """
 
     competition: float = 0.60
     homogenization: float = 0.20
     price_room: float = 0.20
     prior_listings: int = 2
+    demand_percentile: int = 99
+    competition_percentile: int = 90
+    competition_floor: float = 10.0
+    signal_min_share: float = 0.05
+
+    def room(self, competition: float, homogenization: float, price_room: float) -> float:
+        """The weighted room a niche leaves, 0-1 (opportunity = 100 x demand x room)."""
+        return (self.competition * (1 - competition) + self.homogenization * (1 - homogenization)
+                + self.price_room * price_room)
 
     def formula(self) -> str:
         listings = {1: "one listing", 2: "two listings", 3: "three listings"}.get(self.prior_listings,
@@ -64,10 +86,12 @@ class OpportunityParams:
             f"opportunity = 100 x demand x ({self.competition:.2f} x (1 - competition) + {self.homogenization:.2f} x "
             f"(1 - homogenization) + {self.price_room:.2f} x price_room); "
             "demand = mean log(1 + reviews or sales) of the niche's listings, pulled toward the catalog median with the "
-            f"weight of {listings}, divided by log(1 + the catalog's 99th percentile), capped at 1 (ratings: that mean "
+            f"weight of {listings}, divided by log(1 + the catalog's {_ordinal(self.demand_percentile)} percentile), "
+            "capped at 1 (ratings: that mean "
             "rating's percentile among all ratings times the niche's share of rated listings, pulled toward the catalog's "
             "share the same way; no signal: the percentile of its category's size); "
-            "competition = log(1 + distinct offers) / log(1 + the 90th-percentile distinct offers of a cluster), capped at 1; "
+            f"competition = log(1 + distinct offers) / log(1 + the {_ordinal(self.competition_percentile)}-percentile "
+            "distinct offers of a cluster), capped at 1; "
             "homogenization = 1 - distinct offers / listings; "
             "price_room = share of the crowded neighbour cluster's listings priced below the niche's median price "
             "(its category when the neighbour has no prices; 0.5 without prices), pulled toward 0.5 with the weight of "
@@ -75,27 +99,80 @@ class OpportunityParams:
         )
 
 
+@dataclass(frozen=True)
+class CandidateParams:
+    """Which regions of a catalog are candidate niches, which are kept, and how a niche is described.
+
+    Parameters
+    ----------
+    min_size: a niche has at least this many listings: one listing is an offer, not a niche.
+    min_offers: and at least this many distinct offers (near-duplicate groups): one product in several
+        variant listings is not a niche either.
+    attribute_kinds: the attribute kinds attribute niches are made of (what a product is and is for, not
+        its size or colour).
+    max_attribute_keys: attribute values of one listing combined into pairs (the pairs grow quadratically).
+    max_attribute_share: an attribute niche covers at most this share of its category: narrow on purpose.
+    sub_cluster_distance: sub-clusters are cut by average linkage at this distance (mean similarity >= 0.5,
+        tighter than a landscape cluster's).
+    sub_cluster_min_parent: clusters of at least this many listings are cut into sub-clusters.
+    sub_cluster_max_share: a sub-cluster holds at most this share of its cluster: a narrower offer inside a
+        broad one, not the cluster again.
+    pocket_max: a pocket (a listing with demand and its look-alikes) has at most this many listings: a
+        sparse spot of its market.
+    dense_limit: categories up to this many listings get sub-clusters and pockets (one dense n x n
+        similarity matrix each, 100 MB at 5,000).
+    max_overlap: a niche sharing this share of its listings with a better one is left out (and an attribute
+        niche with this share inside one cluster is that cluster again, see `own_cluster_ratio`).
+    own_cluster_ratio: ... when that cluster is at most this many times the attribute niche's size.
+    top_competitors: a niche lists this many of its listings with the most demand as its top competitors.
+    """
+
+    min_size: int = 2
+    min_offers: int = 2
+    attribute_kinds: tuple[str, ...] = ("material", "audience", "use", "feature")
+    max_attribute_keys: int = 8
+    max_attribute_share: float = 0.25
+    sub_cluster_distance: float = 0.5
+    sub_cluster_min_parent: int = 6
+    sub_cluster_max_share: float = 0.5
+    pocket_max: int = 10
+    dense_limit: int = 5000
+    max_overlap: float = 0.5
+    own_cluster_ratio: float = 2.0
+    top_competitors: int = 5
+
+
+@dataclass(frozen=True)
+class NeighbourParams:
+    """The crowded cluster next to a niche, and what the niche's USPs are measured against.
+
+    Parameters
+    ----------
+    min_size: the neighbour is a real cluster of at least this many listings besides the niche's own.
+    ratio: preferably one at least this many times the niche's size (a crowd, not a peer).
+    min_similarity: a cluster of the niche's category whose centre is less alike than this (cosine) is not
+        "next to" it.
+    other_category_similarity: a cluster of another category stands in only when its own category has
+        none and it is as alike as the listings of one cluster are (toddler cups next to water bottles, not
+        bamboo toothbrushes next to desk organizers).
+    compared: USPs are computed against at most this many of the neighbour's listings, the nearest first.
+    usp_min_share: a niche's USP is stated by at least this share of its listings (and 2 of them)...
+    usp: ... and is a USP by this rule against the compared listings (fewer than 20% state it).
+    """
+
+    min_size: int = 5
+    ratio: float = 2.0
+    min_similarity: float = 0.3
+    other_category_similarity: float = 0.5
+    compared: int = 200
+    usp_min_share: float = 0.5
+    usp: UspParams = USP
+
+
 OPPORTUNITY = OpportunityParams()
 OPPORTUNITY_FORMULA = OPPORTUNITY.formula()
-MIN_SIZE = 2  # one listing is an offer, not a niche
-MIN_OFFERS = 2  # nor is one product in several variant listings (one near-duplicate group): a niche has 2+ offers
-NICHE_ATTRIBUTE_KINDS = ("material", "audience", "use", "feature")  # what attribute niches are made of
-MAX_ATTRIBUTE_SHARE = 0.25  # an attribute niche covers at most this share of its category
-SUB_CLUSTER_DISTANCE = 0.5  # sub-clusters keep a mean similarity >= 0.5 (the landscape's: 1 - its CLUSTER_DISTANCE)
-SUB_CLUSTER_MIN_PARENT = 6  # clusters of at least this many listings are cut into sub-clusters
-POCKET_MAX = 10  # a pocket (a listing and its look-alikes) has at most this many listings
-DENSE_LIMIT = 5000  # categories up to this many listings get sub-clusters and pockets (a dense n x n matrix)
-MAX_OVERLAP = 0.5  # a niche sharing this share of its listings with a better one is left out
-NEIGHBOUR_MIN_SIZE = 5  # the crowded cluster next to a niche has at least this many listings ...
-NEIGHBOUR_RATIO = 2.0  # ... and preferably this many times the niche's size, in the same category
-NEIGHBOUR_MIN_SIMILARITY = 0.3  # a cluster less alike than this (centre cosine) is not "next to" the niche
-# A cluster of another category is another market: it stands in as the crowd next to a niche only when it is
-# as alike as the listings of one cluster are (the landscape's cohesion), e.g. toddler cups and water
-# bottles, not bamboo toothbrushes and desk organizers.
-NEIGHBOUR_OTHER_CATEGORY_SIMILARITY = 0.5
-COMPARED = 200  # USPs are computed against at most this many neighbour listings, the nearest first
-TOP_COMPETITORS = 5
-SALES_COLUMN = re.compile(r"sales|sold|units|orders|purchases|bought", re.I)
+CANDIDATES = CandidateParams()
+NEIGHBOURS = NeighbourParams()
 
 Progress = Callable[[str, int, int], None]
 
@@ -163,66 +240,64 @@ class _Demand:
 # ---- demand -------------------------------------------------------------------------------------------
 
 
-def catalog_demand(index: Index) -> _Demand:
-    """The catalog's demand signal: review counts, else a sales column, else ratings, else market size.
+def catalog_demand(index: Index, *, params: OpportunityParams = OPPORTUNITY) -> _Demand:
+    """The catalog's demand signal: review counts, else sales, else ratings, else market size.
 
-    A signal counts when at least 5% of the listings have a positive value for it.
+    A signal counts when at least `params.signal_min_share` of the listings have a positive value for it.
     """
     df = index.listings
-    enough = max(1, int(0.05 * len(df)))
+    enough = max(1, int(params.signal_min_share * len(df)))
     reviews = df["review_count"].to_numpy(dtype=float)
     if (reviews > 0).sum() >= enough:
-        return _make_demand("reviews", reviews)
+        return _make_demand("reviews", reviews, params)
     sales = _sales(df)
     if sales is not None and (sales > 0).sum() >= enough:
-        return _make_demand("sales", sales)
+        return _make_demand("sales", sales, params)
     ratings = df["rating"].to_numpy(dtype=float)
     ratings = np.where(ratings > 0, ratings, np.nan)  # 0 stars means "not rated yet" in exports
     if np.isfinite(ratings).sum() >= enough:
-        return _make_demand("rating", ratings)
-    return _make_demand("market size", np.full(len(df), np.nan))
+        return _make_demand("rating", ratings, params)
+    return _make_demand("market size", np.full(len(df), np.nan), params)
 
 
-def _make_demand(source: str, values: np.ndarray) -> _Demand:
-    """A demand signal with the statistics the demand component needs (median, 99th percentile)."""
+def _make_demand(source: str, values: np.ndarray, params: OpportunityParams = OPPORTUNITY) -> _Demand:
+    """A demand signal with the statistics the demand component needs (median, `params.demand_percentile`)."""
     values = values.astype(float)
     known = np.sort(values[np.isfinite(values)])
     if len(known) == 0:
         return _Demand(source, values, known)
-    return _Demand(source, values, known, float(np.median(known)), float(np.percentile(known, 99)))
+    return _Demand(source, values, known, float(np.median(known)),
+                   float(np.percentile(known, params.demand_percentile)))
 
 
-def demand_component(values: np.ndarray, demand: _Demand) -> float:
-    """The 0-1 demand of a niche from its listings' demand (see OPPORTUNITY_FORMULA).
+def demand_component(values: np.ndarray, demand: _Demand, *, params: OpportunityParams = OPPORTUNITY) -> float:
+    """The 0-1 demand of a niche from its listings' demand (see OpportunityParams.formula).
 
     Counts (reviews, sales) are heavy-tailed: their log mean is used, and a niche of few listings is
-    pulled toward the catalog median with the weight of OPPORTUNITY.prior_listings listings, so one best-seller
+    pulled toward the catalog median with the weight of `params.prior_listings` listings, so one best-seller
     does not make a niche of two. Ratings are averaged the same way and ranked among all ratings, times
     the niche's share of rated listings (pulled toward the catalog's share the same way).
     """
+    prior = params.prior_listings
     known = values[np.isfinite(values)]
     if demand.source == "rating":
-        mean = (known.sum() + OPPORTUNITY.prior_listings * demand.median) / (len(known) + OPPORTUNITY.prior_listings)
+        mean = (known.sum() + prior * demand.median) / (len(known) + prior)
         liked = _percentile(demand.sorted_known, float(mean))
         # An unrated listing has no buyer feedback: as a 0-review listing pulls a review niche down, it
         # lowers the niche's rated share (pulled toward the catalog's with the same prior).
-        rated = (len(known) + OPPORTUNITY.prior_listings * demand.rated) / (len(values) + OPPORTUNITY.prior_listings)
+        rated = (len(known) + prior * demand.rated) / (len(values) + prior)
         return liked * rated
     logs = np.log1p(np.maximum(known, 0.0))
-    mean = (logs.sum() + OPPORTUNITY.prior_listings * math.log1p(demand.median)) / (len(known) + OPPORTUNITY.prior_listings)
+    mean = (logs.sum() + prior * math.log1p(demand.median)) / (len(known) + prior)
     return float(min(1.0, mean / max(math.log1p(demand.high), 1e-9)))
 
 
 def _sales(df: pd.DataFrame) -> np.ndarray | None:
-    """A numeric sales column kept among the catalog's extra columns, if there is one."""
-    if "extra" not in df.columns or df.empty:
+    """The catalog's canonical `sales` column (units sold per listing), when it has any value."""
+    if "sales" not in df.columns:
         return None
-    first = json.loads(df["extra"].iloc[0] or "{}")
-    names = [k for k in first if SALES_COLUMN.search(k)]
-    if not names:
-        return None
-    values = [parse_count(json.loads(e or "{}").get(names[0])) for e in df["extra"]]
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
+    sales = pd.to_numeric(df["sales"], errors="coerce").to_numpy(dtype=float)
+    return sales if np.isfinite(sales).any() else None
 
 
 def _percentile(sorted_values: np.ndarray, x: float) -> float:
@@ -237,24 +312,26 @@ def _percentile(sorted_values: np.ndarray, x: float) -> float:
 # ---- candidates ---------------------------------------------------------------------------------------
 
 
-def _cluster_candidates(landscape) -> list[_Candidate]:
-    """Every landscape cluster of at least MIN_SIZE listings."""
+def _cluster_candidates(landscape, params: CandidateParams) -> list[_Candidate]:
+    """Every landscape cluster of at least `params.min_size` listings."""
     a = landscape.assignments
     singles = _singleton_ids(landscape)
     out = []
     for cid, rows in a.groupby("cluster_id", sort=False).indices.items():
-        if len(rows) >= MIN_SIZE and str(cid) not in singles:
+        if len(rows) >= params.min_size and str(cid) not in singles:
             out.append(_Candidate(f"cluster:{cid}", "cluster", str(a["category"].iat[rows[0]]), np.asarray(rows), cluster_id=str(cid)))
     return out
 
 
-def _local_candidates(index: Index, landscape, categories: np.ndarray, demand: np.ndarray) -> list[_Candidate]:
+def _local_candidates(index: Index, landscape, categories: np.ndarray, demand: np.ndarray,
+                      params: CandidateParams) -> list[_Candidate]:
     """Sub-clusters and pockets, category by category, from the landscape's combined similarity.
 
-    Similarity is 0.8 x semantic + 0.2 x lexical cosine, as the landscape clusters with; one dense
-    matrix per category (categories above DENSE_LIMIT listings are skipped: their pockets would need
-    an approximate search, and their clusters still count as candidates).
+    Similarity is the one the landscape clusters with (its `clustering` parameters); one dense matrix per
+    category (categories above `params.dense_limit` listings are skipped: their pockets would need an
+    approximate search, and their clusters still count as candidates).
     """
+    clustering = landscape.clustering
     a = landscape.assignments
     cluster_of = a["cluster_id"].astype(str).to_numpy()
     singles = _singleton_ids(landscape)
@@ -264,40 +341,42 @@ def _local_candidates(index: Index, landscape, categories: np.ndarray, demand: n
     seen: set[frozenset] = set()
     for category, rows in pd.Series(np.arange(len(categories))).groupby(categories, sort=True).indices.items():
         rows = np.asarray(rows)
-        if not MIN_SIZE <= len(rows) <= DENSE_LIMIT:
+        if not params.min_size <= len(rows) <= params.dense_limit:
             continue
-        sims = cl.combined_similarity(vectors[rows], index.lexical[rows])
-        out += _pockets(str(category), rows, sims, 1.0 - cl.CLUSTER_DISTANCE, demand, ids, seen)
+        sims = cl.combined_similarity(vectors[rows], index.lexical[rows], params=clustering)
+        out += _pockets(str(category), rows, sims, clustering.cluster_similarity, demand, ids, seen, params)
         for cid, local in pd.Series(np.arange(len(rows))).groupby(cluster_of[rows], sort=False).indices.items():
-            if cid not in singles and SUB_CLUSTER_MIN_PARENT <= len(local):
-                out += _sub_clusters(str(category), cid, rows[local], sims[np.ix_(local, local)])
+            if cid not in singles and params.sub_cluster_min_parent <= len(local):
+                out += _sub_clusters(str(category), cid, rows[local], sims[np.ix_(local, local)], params)
     return out
 
 
-def _sub_clusters(category: str, cluster_id: str, rows: np.ndarray, sims: np.ndarray) -> list[_Candidate]:
+def _sub_clusters(category: str, cluster_id: str, rows: np.ndarray, sims: np.ndarray,
+                  params: CandidateParams) -> list[_Candidate]:
     """A cluster cut again by the landscape's rule (average linkage) at a tighter similarity.
 
-    The landscape merges while the mean similarity stays >= 1 - its CLUSTER_DISTANCE; a sub-cluster keeps
-    it >= 1 - SUB_CLUSTER_DISTANCE. Groups of MIN_SIZE+ listings and at most half the cluster are kept:
-    a narrower offer inside a broad one.
+    The landscape merges while the mean similarity stays >= 1 - its cluster distance; a sub-cluster keeps
+    it >= 1 - `params.sub_cluster_distance`. Groups of `params.min_size`+ listings and at most
+    `params.sub_cluster_max_share` of the cluster are kept: a narrower offer inside a broad one.
     """
-    labels = cl.agglomerate(sims, SUB_CLUSTER_DISTANCE)
+    labels = cl.agglomerate(sims, params.sub_cluster_distance)
     return [_Candidate(f"sub-cluster:{cluster_id}/{label}", "sub-cluster", category, rows[labels == label], cluster_id=cluster_id)
-            for label, size in enumerate(np.bincount(labels)) if MIN_SIZE <= size <= len(rows) / NEIGHBOUR_RATIO]
+            for label, size in enumerate(np.bincount(labels))
+            if params.min_size <= size <= params.sub_cluster_max_share * len(rows)]
 
 
 def _pockets(category: str, rows: np.ndarray, sims: np.ndarray, threshold: float, demand: np.ndarray,
-             ids: np.ndarray, seen: set[frozenset]) -> list[_Candidate]:
+             ids: np.ndarray, seen: set[frozenset], params: CandidateParams) -> list[_Candidate]:
     """Pockets: a listing with demand and its look-alikes, where it has only a few.
 
     Look-alikes are listings of the same category at least as similar as the landscape requires inside
-    one cluster. A listing with 1 to POCKET_MAX - 1 of them sits in a sparse spot of its market; with its
-    look-alikes it is a candidate niche, whatever cluster the landscape put them in.
+    one cluster (`threshold`). A listing with 1 to `params.pocket_max` - 1 of them sits in a sparse spot of
+    its market; with its look-alikes it is a candidate niche, whatever cluster the landscape put them in.
     """
     close = sims >= threshold
     counts = close.sum(axis=1)  # the listing itself included
     out = []
-    for i in np.flatnonzero((counts >= MIN_SIZE) & (counts <= POCKET_MAX) & (demand[rows] > 0)):
+    for i in np.flatnonzero((counts >= params.min_size) & (counts <= params.pocket_max) & (demand[rows] > 0)):
         members = np.sort(rows[close[i]])
         key = frozenset(members.tolist())
         if key not in seen:
@@ -312,15 +391,16 @@ def _singleton_ids(landscape) -> set[str]:
     return set(clusters.loc[clusters["is_singletons"].astype(bool), "cluster_id"].astype(str))
 
 
-def _attribute_candidates(index: Index, categories: np.ndarray) -> list[_Candidate]:
+def _attribute_candidates(index: Index, categories: np.ndarray, params: CandidateParams) -> list[_Candidate]:
     """Attribute values and pairs of values that a few listings of a category share.
 
-    Narrow on purpose: at least MIN_SIZE listings and at most MAX_ATTRIBUTE_SHARE of the category; a
-    pair is kept only where it is narrower than each of its two values alone.
+    Narrow on purpose: at least `params.min_size` listings and at most `params.max_attribute_share` of the
+    category; a pair is kept only where it is narrower than each of its two values alone.
     """
+    kinds = params.attribute_kinds
     groups: dict[tuple[str, tuple[str, ...]], list[int]] = defaultdict(list)
     for row, cat in enumerate(categories):
-        keys = sorted(k for k in listing_attributes(index, row) if k.split(":", 1)[0] in NICHE_ATTRIBUTE_KINDS)[:8]
+        keys = sorted(k for k in listing_attributes(index, row) if k.split(":", 1)[0] in kinds)[:params.max_attribute_keys]
         for k in keys:
             groups[(cat, (k,))].append(row)
         for pair in combinations(keys, 2):
@@ -328,7 +408,7 @@ def _attribute_candidates(index: Index, categories: np.ndarray) -> list[_Candida
     sizes = Counter(categories.tolist())
     out = []
     for (cat, keys), rows in groups.items():
-        if not MIN_SIZE <= len(rows) <= MAX_ATTRIBUTE_SHARE * sizes[cat]:
+        if not params.min_size <= len(rows) <= params.max_attribute_share * sizes[cat]:
             continue
         if len(keys) == 2 and any(len(groups[(cat, (k,))]) == len(rows) for k in keys):
             continue
@@ -336,7 +416,7 @@ def _attribute_candidates(index: Index, categories: np.ndarray) -> list[_Candida
     return out
 
 
-def _not_a_cluster_again(candidates: list[_Candidate], landscape) -> list[_Candidate]:
+def _not_a_cluster_again(candidates: list[_Candidate], landscape, params: CandidateParams) -> list[_Candidate]:
     """Drop attribute niches that mostly sit in one cluster hardly bigger than they are: that cluster is the niche.
 
     Attribute niches earn their place as sub-niches of big clusters or across clusters; a subset of a
@@ -348,7 +428,7 @@ def _not_a_cluster_again(candidates: list[_Candidate], landscape) -> list[_Candi
     for c in candidates:
         home = np.bincount(codes[c.rows]).argmax()
         inside = int((codes[c.rows] == home).sum())
-        if inside >= MAX_OVERLAP * len(c.rows) and sizes[home] <= NEIGHBOUR_RATIO * len(c.rows):
+        if inside >= params.max_overlap * len(c.rows) and sizes[home] <= params.own_cluster_ratio * len(c.rows):
             continue
         out.append(c)
     return out
@@ -382,10 +462,14 @@ class _Context:
     competition_ref: float
     centroids: tuple  # see _centroids
     codes: np.ndarray  # cluster number (position in centroids) of each row
+    opportunity: OpportunityParams = OPPORTUNITY
+    candidates: CandidateParams = CANDIDATES
+    neighbours: NeighbourParams = NEIGHBOURS
 
 
-def _context(index: Index, landscape) -> _Context:
-    """Everything candidates are scored against, computed once: demand, prices, groups, centroids."""
+def _context(index: Index, landscape, opportunity: OpportunityParams, candidates: CandidateParams,
+             neighbours: NeighbourParams) -> _Context:
+    """Everything candidates are scored against, computed once: demand, prices, groups, centroids, parameters."""
     a = landscape.assignments
     categories = a["category"].astype(str).to_numpy()
     prices = index.listings["price"].to_numpy(dtype=float)
@@ -396,12 +480,14 @@ def _context(index: Index, landscape) -> _Context:
     singles = _singleton_ids(landscape)
     distinct = [distinct_offers(groups[rows]) for cid, rows in a.groupby("cluster_id", sort=False).indices.items()
                 if str(cid) not in singles]
-    ref = max(10.0, float(np.percentile(distinct, 90))) if distinct else 10.0
+    floor = opportunity.competition_floor
+    ref = max(floor, float(np.percentile(distinct, opportunity.competition_percentile))) if distinct else floor
     centroids = _centroids(index, landscape)
     position = {cid: i for i, cid in enumerate(centroids[0])}
     codes = np.array([position[str(x)] for x in a["cluster_id"]], dtype=np.int64)
-    return _Context(index, landscape, catalog_demand(index), groups, categories, prices, category_prices, dict(sizes),
-                    np.sort(np.array([sizes[c] for c in categories], dtype=float)), ref, centroids, codes)
+    return _Context(index, landscape, catalog_demand(index, params=opportunity), groups, categories, prices,
+                    category_prices, dict(sizes), np.sort(np.array([sizes[c] for c in categories], dtype=float)), ref,
+                    centroids, codes, opportunity, candidates, neighbours)
 
 
 @dataclass
@@ -429,12 +515,12 @@ def _score_all(candidates: list[_Candidate], ctx: _Context) -> list[_Scored]:
 
 
 def _score(c: _Candidate, ctx: _Context, sims: np.ndarray | None = None) -> _Scored:
-    """Components and opportunity of one candidate (see OPPORTUNITY_FORMULA)."""
+    """Components and opportunity of one candidate (see OpportunityParams.formula)."""
     values = ctx.demand.values[c.rows]
     known = values[np.isfinite(values)]
     if ctx.demand.source != "market size":  # no value in the niche: the prior alone (the catalog median)
         source, figure = ctx.demand.source, float(np.median(known)) if len(known) else math.nan
-        demand = demand_component(values, ctx.demand)
+        demand = demand_component(values, ctx.demand, params=ctx.opportunity)
     else:
         source, figure = "market size", float(ctx.category_sizes.get(c.category, len(c.rows)))
         demand = _percentile(ctx.sorted_category_sizes, figure)
@@ -445,8 +531,7 @@ def _score(c: _Candidate, ctx: _Context, sims: np.ndarray | None = None) -> _Sco
     price_room = _price_room(c, ctx, neighbour)
     parts = {"demand": round(demand, 4), "competition": round(competition, 4),
              "homogenization": round(homogenization, 4), "price_room": round(price_room, 4)}
-    room = (OPPORTUNITY.competition * (1 - competition) + OPPORTUNITY.homogenization * (1 - homogenization)
-            + OPPORTUNITY.price_room * price_room)
+    room = ctx.opportunity.room(competition, homogenization, price_room)
     return _Scored(c, source, figure, parts, round(100 * demand * room, 2), distinct, neighbour)
 
 
@@ -470,18 +555,19 @@ def _price_room(c: _Candidate, ctx: _Context, neighbour: int | None) -> float:
     if len(pool) < 2:
         return 0.5
     # The median of a few prices is a weak estimate: pulled toward neutral (0.5) with the weight of
-    # OPPORTUNITY.prior_listings listings, as demand is pulled toward the catalog median.
+    # `prior_listings` listings, as demand is pulled toward the catalog median.
+    prior = ctx.opportunity.prior_listings
     room = _percentile(pool, float(np.median(prices)))
-    return (len(prices) * room + OPPORTUNITY.prior_listings * 0.5) / (len(prices) + OPPORTUNITY.prior_listings)
+    return (len(prices) * room + prior * 0.5) / (len(prices) + prior)
 
 
-def _select(scored: list[_Scored], top: int) -> list[_Scored]:
+def _select(scored: list[_Scored], top: int, params: CandidateParams) -> list[_Scored]:
     """The best candidates, leaving out one that mostly repeats the listings of a better one."""
     chosen: list[_Scored] = []
     taken: set[int] = set()
     for s in sorted(scored, key=lambda s: (-s.opportunity, -s.components["demand"], s.candidate.niche_id)):
         rows = s.candidate.rows
-        if sum(int(r) in taken for r in rows) >= MAX_OVERLAP * len(rows):
+        if sum(int(r) in taken for r in rows) >= params.max_overlap * len(rows):
             continue
         chosen.append(s)
         taken.update(int(r) for r in rows)
@@ -515,19 +601,20 @@ def _centre(c: _Candidate, ctx: _Context) -> np.ndarray:
 
 def _neighbour(c: _Candidate, ctx: _Context, sims: np.ndarray | None = None) -> int | None:
     """The crowded cluster next to a niche: the most similar real cluster, preferring its own category and
-    clusters at least NEIGHBOUR_RATIO times its size (a sub-niche's own cluster counts without it); one of
-    another category only when its own has none, and only at NEIGHBOUR_OTHER_CATEGORY_SIMILARITY.
+    clusters at least `NeighbourParams.ratio` times its size (a sub-niche's own cluster counts without it);
+    one of another category only when its own has none, and only at `other_category_similarity`.
 
     `sims` are the cosines of the niche's centre to the cluster centroids, when already computed.
     """
     ids, cents, sizes, cats, real = ctx.centroids
     sims = cents @ _centre(c, ctx) if sims is None else sims
     others = sizes - np.bincount(ctx.codes[c.rows], minlength=len(ids))
-    big = real & (others >= max(NEIGHBOUR_MIN_SIZE, NEIGHBOUR_RATIO * len(c.rows)))
-    some = real & (others >= NEIGHBOUR_MIN_SIZE)
+    p = ctx.neighbours
+    big = real & (others >= max(p.min_size, p.ratio * len(c.rows)))
+    some = real & (others >= p.min_size)
     same_category = cats == c.category
-    for pick, least in ((big & same_category, NEIGHBOUR_MIN_SIMILARITY), (some & same_category, NEIGHBOUR_MIN_SIMILARITY),
-                        (big & ~same_category, NEIGHBOUR_OTHER_CATEGORY_SIMILARITY)):
+    for pick, least in ((big & same_category, p.min_similarity), (some & same_category, p.min_similarity),
+                        (big & ~same_category, p.other_category_similarity)):
         if pick.any():
             best = int(np.argmax(np.where(pick, sims, -np.inf)))
             return best if sims[best] >= least else None
@@ -538,14 +625,15 @@ def _compared(c: _Candidate, ctx: _Context, neighbour: int) -> np.ndarray:
     """The neighbour's listings (not the niche's) nearest the niche's centre: what its USPs are measured on."""
     members = np.setdiff1d(np.flatnonzero(ctx.codes == neighbour), c.rows)
     vectors = ctx.index.vectors
-    return members[np.argsort(-(vectors[members] @ _centre(c, ctx)), kind="stable")[:COMPARED]]
+    return members[np.argsort(-(vectors[members] @ _centre(c, ctx)), kind="stable")[:ctx.neighbours.compared]]
 
 
-def _niche_usps(c: _Candidate, compared: np.ndarray, index: Index) -> list[Point]:
-    """What at least half the niche's listings state and fewer than 20% of the compared neighbours state."""
+def _niche_usps(c: _Candidate, compared: np.ndarray, index: Index, params: NeighbourParams) -> list[Point]:
+    """What at least `params.usp_min_share` of the niche's listings state and few of the compared neighbours
+    state (`params.usp`: fewer than 20%)."""
     own = [listing_stated(index, int(r)) for r in c.rows]
     in_niche = count_keys(own)
-    need = max(2, math.ceil(len(own) / 2)) if len(own) > 1 else 1
+    need = max(2, math.ceil(len(own) * params.usp_min_share)) if len(own) > 1 else 1
     wordings: dict[str, str] = {}
     for s in own:  # claims: attributes, and phrases some niche listing puts in its title
         claims = {k: w for k, w in s.candidates().items() if not k.startswith("phrase:") or k[len("phrase:"):] in s.title_phrases}
@@ -554,7 +642,7 @@ def _niche_usps(c: _Candidate, compared: np.ndarray, index: Index) -> list[Point
                 wordings.setdefault(key, wording)
     counts = count_keys([listing_stated(index, int(r)) for r in compared])
     titles = " | ".join(s_title for s_title in index.listings["title"].to_numpy()[c.rows][:20])
-    return pick_usps(wordings, counts, len(compared), titles)
+    return pick_usps(wordings, counts, len(compared), titles, params=params.usp)
 
 
 def _keywords(c: _Candidate, ctx: _Context) -> list[str]:
@@ -586,7 +674,7 @@ def _top_competitors(c: _Candidate, ctx: _Context) -> list[dict]:
     """The niche's listings with the most demand: who a new listing would compete with."""
     df = ctx.index.listings
     values = np.nan_to_num(ctx.demand.values[c.rows], nan=-1.0)
-    order = c.rows[np.argsort(-values, kind="stable")[:TOP_COMPETITORS]]
+    order = c.rows[np.argsort(-values, kind="stable")[:ctx.candidates.top_competitors]]
     out = []
     for r in order:
         rec = df.iloc[int(r)]
@@ -618,12 +706,12 @@ def demand_label(source: str, figure: float) -> str:
 
 
 def positioning(name: str, category: str, usps: list[Point], size: int, distinct: int, demand_text: str,
-                neighbour: dict | None) -> str:
+                neighbour: dict | None, *, usp: UspParams = USP) -> str:
     """A draft positioning line from a template: the USPs, the demand and the crowd it stands apart from.
 
     "<category leaf> with <material, feature...> for <audience, use> that say '<phrase>': <demand> across
     only <n> distinct offer(s), set apart from <N> look-alike '<neighbour>' listings, where under 20% say
-    '<first USP>'."
+    '<first USP>'." (20%: `usp.usp_max_share`, the rule the USPs were picked by.)
     """
     leaf = name if category == NO_CATEGORY else category.split(">")[-1].strip() or name
     if not usps:
@@ -647,7 +735,7 @@ def positioning(name: str, category: str, usps: list[Point], size: int, distinct
     line += f": {demand_text} across only {distinct} distinct offer(s)"
     if neighbour:
         line += (f", set apart from {neighbour['size']:,} look-alike '{neighbour['label']}' listings, "
-                 f"where under 20% say '{top[0].text}'")
+                 f"where under {usp.usp_max_share:.0%} say '{top[0].text}'")
     return line + "."
 
 
@@ -670,9 +758,9 @@ def _describe(s: _Scored, rank: int, ctx: _Context, labels: dict[str, tuple[str,
         neighbour_id = ctx.centroids[0][s.neighbour]
         n_label, _ = labels.get(neighbour_id, (neighbour_id, []))
         size = int(ctx.centroids[2][s.neighbour])
-        neighbour = {"cluster_id": neighbour_id, "label": n_label or neighbour_id, "size": size, "compared": int(len(compared)),
+        neighbour = {"cluster_id": neighbour_id, "label": n_label or neighbour_id, "size": size, "compared": len(compared),
                      "compared_ids": [str(x) for x in index.listings["listing_id"].to_numpy()[compared]]}
-    usps = _niche_usps(c, compared, index) if len(compared) else []
+    usps = _niche_usps(c, compared, index, ctx.neighbours) if len(compared) else []
     prices = ctx.prices[c.rows]
     prices = prices[np.isfinite(prices)]
     band = [float(np.percentile(prices, q)) for q in (25, 50, 75)] if len(prices) else [None, None, None]
@@ -680,10 +768,11 @@ def _describe(s: _Scored, rank: int, ctx: _Context, labels: dict[str, tuple[str,
     attrs = c.attributes or _common_attributes(c, index)
     return Niche(
         rank=rank, niche_id=c.niche_id, kind=c.kind, name=name, keywords=keywords, category=c.category,
-        attributes=attrs, size=int(len(c.rows)), distinct_offers=s.distinct, demand_source=s.source,
+        attributes=attrs, size=len(c.rows), distinct_offers=s.distinct, demand_source=s.source,
         demand=round(s.demand, 2) if math.isfinite(s.demand) else None, demand_label=text, opportunity=s.opportunity, components=s.components,
         price_low=band[0], price_median=band[1], price_high=band[2], top_competitors=_top_competitors(c, ctx),
-        neighbour=neighbour, usps=usps, positioning=positioning(name, c.category, usps, len(c.rows), s.distinct, text, neighbour),
+        neighbour=neighbour, usps=usps,
+        positioning=positioning(name, c.category, usps, len(c.rows), s.distinct, text, neighbour, usp=ctx.neighbours.usp),
         listing_ids=[str(x) for x in index.listings["listing_id"].to_numpy()[c.rows]],
     )
 
@@ -713,24 +802,29 @@ def find_niches(
     top: int = 20,
     category: str | None = None,
     min_demand: float | None = None,
+    params: OpportunityParams = OPPORTUNITY,
+    candidates: CandidateParams = CANDIDATES,
+    neighbours: NeighbourParams = NEIGHBOURS,
     progress: Progress | None = None,
 ) -> list[Niche]:
     """Rank the catalog's niches by opportunity and describe the `top` best.
 
     `landscape` is `landscape.analyze_landscape(index)` (computed when not given). `category` keeps
     niches whose category path starts with it; `min_demand` drops niches whose demand figure (in the
-    unit of their demand source) is lower.
+    unit of their demand source) is lower. `params` score the niches, `candidates` say which regions are
+    candidates and `neighbours` which crowd a niche's USPs are measured against.
     """
     if top < 1:
-        raise QueryError("The number of niches asked for (top) must be at least 1.")
+        raise QueryError(f"The number of niches asked for (top) must be at least 1, not {top}.", parameter="top")
     if landscape is None:
         landscape = analyze_landscape(index, progress=progress)
     _step(progress, "niches", 0)
-    ctx, scored = _candidates_scored(index, landscape, category)
+    ctx, scored = _candidates_scored(index, landscape, category, params=params, candidates=candidates,
+                                     neighbours=neighbours)
     _step(progress, "niches", 1)
     if min_demand is not None:
         scored = [s for s in scored if math.isfinite(s.demand) and s.demand >= min_demand]
-    chosen = _select(scored, top)
+    chosen = _select(scored, top, candidates)
     _step(progress, "niches", 2)
     labels = _labels(landscape)
     niches = [_describe(s, rank, ctx, labels) for rank, s in enumerate(chosen, start=1)]
@@ -738,26 +832,30 @@ def find_niches(
     return niches
 
 
-def _candidates_scored(index: Index, landscape, category: str | None = None,
-                       given: list[np.ndarray] = ()) -> tuple[_Context, list[_Scored]]:
-    """Every candidate niche of the catalog (of `category`) with MIN_OFFERS+ distinct offers scored, then the
-    `given` row sets, scored the same way (whatever their offers)."""
-    ctx = _context(index, landscape)
-    candidates = (_cluster_candidates(landscape)
-                  + _local_candidates(index, landscape, ctx.categories, np.nan_to_num(ctx.demand.values, nan=0.0))
-                  + _not_a_cluster_again(_attribute_candidates(index, ctx.categories), landscape))
-    candidates = [c for c in candidates if _category_matches(c.category, category)
-                  and distinct_offers(ctx.groups[c.rows]) >= MIN_OFFERS]
-    candidates += [_Candidate(f"given:{i}", "given", str(ctx.categories[rows[0]]), np.sort(np.asarray(rows)))
-                   for i, rows in enumerate(given)]
-    return ctx, _score_all(candidates, ctx)
+def _candidates_scored(index: Index, landscape, category: str | None = None, given: list[np.ndarray] = (), *,
+                       params: OpportunityParams, candidates: CandidateParams,
+                       neighbours: NeighbourParams) -> tuple[_Context, list[_Scored]]:
+    """Every candidate niche of the catalog (of `category`) with `candidates.min_offers`+ distinct offers
+    scored, then the `given` row sets, scored the same way (whatever their offers)."""
+    ctx = _context(index, landscape, params, candidates, neighbours)
+    found = (_cluster_candidates(landscape, candidates)
+             + _local_candidates(index, landscape, ctx.categories, np.nan_to_num(ctx.demand.values, nan=0.0), candidates)
+             + _not_a_cluster_again(_attribute_candidates(index, ctx.categories, candidates), landscape, candidates))
+    found = [c for c in found if _category_matches(c.category, category)
+             and distinct_offers(ctx.groups[c.rows]) >= candidates.min_offers]
+    found += [_Candidate(f"given:{i}", "given", str(ctx.categories[rows[0]]), np.sort(np.asarray(rows)))
+              for i, rows in enumerate(given)]
+    return ctx, _score_all(found, ctx)
 
 
-def candidate_scores(index: Index, landscape, given: list[np.ndarray] = ()) -> pd.DataFrame:
+def candidate_scores(index: Index, landscape, given: list[np.ndarray] = (), *,
+                     params: OpportunityParams = OPPORTUNITY, candidates: CandidateParams = CANDIDATES,
+                     neighbours: NeighbourParams = NEIGHBOURS) -> pd.DataFrame:
     """Every candidate niche of the catalog scored as `find_niches` scores them, then the `given` row sets
     scored the same way: one row each with `rows` (index rows), `demand` (its demand component),
     `distinct_offers`, `opportunity` and `given` (True for the given sets, in their order, last)."""
-    _, scored = _candidates_scored(index, landscape, given=list(given))
+    _, scored = _candidates_scored(index, landscape, given=list(given), params=params, candidates=candidates,
+                                   neighbours=neighbours)
     return pd.DataFrame({
         "rows": [s.candidate.rows for s in scored],
         "demand": [s.components["demand"] for s in scored],
@@ -795,12 +893,14 @@ def niches_frame(niches: list[Niche]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def niches_document(niches: list[Niche], index: Index | None = None, **query) -> dict:
-    """The JSON export: schema id, the formula, the query and the niches (see docs/niches.md)."""
+def niches_document(niches: list[Niche], index: Index | None = None, *, params: OpportunityParams = OPPORTUNITY,
+                    **query) -> dict:
+    """The JSON export: schema id, the formula (of the `params` the niches were scored with), the query and
+    the niches (see docs/niches.md)."""
     source = index.manifest.get("source", {}).get("name") if index is not None else None
     return {
         "schema": SCHEMA,
-        "formula": OPPORTUNITY_FORMULA,
+        "formula": params.formula(),
         "catalog": source,
         "listings": len(index) if index is not None else None,
         "query": {k: v for k, v in query.items()},

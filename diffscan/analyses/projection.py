@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,44 +16,71 @@ if TYPE_CHECKING:
     from diffscan.analyses.landscape import Landscape
     from diffscan.index.store import Index
 
-MAP_SAMPLE = 3000
-PCA_DIMENSIONS = 50
-TSNE_ITERATIONS = 500
-PLACE_NEIGHBOURS = 5
-SEED = 0
 COLOR_BY = ("category", "cluster")
-MAX_COLOURS = 20  # the biggest categories/clusters get a colour; the rest are grey "other"
-CHART_CATEGORIES = 30
 OTHER = "other"
 
 
-def project(vectors: np.ndarray, *, sample: int = MAP_SAMPLE, seed: int = SEED) -> np.ndarray:
-    """2-D coordinates of L2-normalized vectors: PCA then t-SNE on a sample, the rest placed by neighbours."""
+@dataclass(frozen=True)
+class ProjectionParams:
+    """How the saturation map is projected and coloured (docs/saturation.md, Maps).
+
+    Parameters
+    ----------
+    sample: t-SNE runs on a random sample of at most this many listings (seconds on 2 cores; all 20,000
+        BigBasket listings take minutes); every other listing is placed by its nearest sampled ones.
+    pca_dimensions: vectors are reduced to this many PCA dimensions before t-SNE (the usual t-SNE recipe).
+    tsne_iterations: t-SNE iterations (at least 250, scikit-learn's minimum): enough for stable blobs.
+    perplexity: t-SNE perplexity, lowered for samples too small for it.
+    place_neighbours: a listing outside the sample sits at the similarity-weighted mean of this many most
+        similar sampled listings.
+    seed: random state of the sample, PCA and t-SNE, so a map repeats exactly.
+    max_colours: the biggest this many categories (or clusters) get a colour; the rest are grey "other"
+        (more colours cannot be told apart).
+    chart_categories: the saturation chart shows the most saturated this many categories.
+    """
+
+    sample: int = 3000
+    pca_dimensions: int = 50
+    tsne_iterations: int = 500
+    perplexity: float = 30.0
+    place_neighbours: int = 5
+    seed: int = 0
+    max_colours: int = 20
+    chart_categories: int = 30
+
+
+PROJECTION = ProjectionParams()
+
+
+def project(vectors: np.ndarray, *, params: ProjectionParams = PROJECTION) -> np.ndarray:
+    """2-D coordinates of L2-normalized vectors: PCA then t-SNE on `params.sample` of them (seeded by
+    `params.seed`), the rest placed by neighbours."""
     from sklearn.manifold import TSNE
 
+    sample, seed = params.sample, params.seed
     x = np.asarray(vectors, dtype=np.float32)
     n = len(x)
     if n < 5:  # too few for t-SNE: spread them on a line in PCA order
         return np.column_stack([np.arange(n, dtype=float), np.zeros(n)])
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(n, size=min(n, sample), replace=False))
-    d = min(PCA_DIMENSIONS, x.shape[1], len(chosen))
+    d = min(params.pca_dimensions, x.shape[1], len(chosen))
     reduced = PCA(d, random_state=seed).fit_transform(x[chosen])
-    perplexity = float(min(30.0, (len(chosen) - 1) / 3))
-    tsne = TSNE(2, init="pca", perplexity=perplexity, max_iter=max(250, TSNE_ITERATIONS), random_state=seed)
+    perplexity = float(min(params.perplexity, (len(chosen) - 1) / 3))
+    tsne = TSNE(2, init="pca", perplexity=perplexity, max_iter=max(250, params.tsne_iterations), random_state=seed)
     out = np.zeros((n, 2), dtype=float)
     # One OpenMP thread: on a shared 2-core machine more threads spin and run several times slower.
     with threadpool_limits(1, user_api="openmp"):
         out[chosen] = tsne.fit_transform(reduced)
     rest = np.setdiff1d(np.arange(n), chosen)
     if len(rest):
-        out[rest] = _place(x[rest], x[chosen], out[chosen], rng)
+        out[rest] = _place(x[rest], x[chosen], out[chosen], rng, params.place_neighbours)
     return out
 
 
-def _place(rest: np.ndarray, anchors: np.ndarray, anchor_xy: np.ndarray, rng) -> np.ndarray:
-    """Put each listing at the similarity-weighted mean of its nearest anchors, with a little jitter."""
-    k = min(PLACE_NEIGHBOURS, len(anchors))
+def _place(rest: np.ndarray, anchors: np.ndarray, anchor_xy: np.ndarray, rng, neighbours: int) -> np.ndarray:
+    """Put each listing at the similarity-weighted mean of its `neighbours` nearest anchors, with a little jitter."""
+    k = min(neighbours, len(anchors))
     out = np.zeros((len(rest), 2))
     step = max(1, (1 << 22) // len(anchors))
     spread = float(np.std(anchor_xy)) or 1.0
@@ -64,25 +92,26 @@ def _place(rest: np.ndarray, anchors: np.ndarray, anchor_xy: np.ndarray, rng) ->
     return out + rng.normal(scale=0.01 * spread, size=out.shape)
 
 
-def _projection(index: Index) -> np.ndarray:
-    """The index's 2-D projection, computed once per loaded index (it does not depend on the landscape)."""
-    memo = index.memo
-    if "map_xy" not in memo:
-        memo["map_xy"] = project(index.vectors)
-    return memo["map_xy"]
+def _projection(index: Index, params: ProjectionParams) -> np.ndarray:
+    """The index's 2-D projection, computed once per loaded index and parameters (not per landscape)."""
+    memo = index.memo.setdefault("map_xy", {})
+    if params not in memo:
+        memo[params] = project(index.vectors, params=params)
+    return memo[params]
 
 
-def landscape_map(index: Index, landscape: Landscape, *, color_by: str = "category") -> pd.DataFrame:
+def landscape_map(index: Index, landscape: Landscape, *, color_by: str = "category",
+                  params: ProjectionParams = PROJECTION) -> pd.DataFrame:
     """One row per listing: x, y, listing_id, title, category, cluster_id, cluster_label, crowding, colour.
 
     `crowding` (0-100) is the listing's mean similarity to its nearest listings in its category;
     `saturation_score` is its category's; `colour` is the category or cluster label used to colour the
-    point (the MAX_COLOURS biggest, the rest "other").
+    point (the `params.max_colours` biggest, the rest "other").
     """
     if color_by not in COLOR_BY:
-        raise QueryError(f"Unknown map colouring '{color_by}': use one of {', '.join(COLOR_BY)}.")
+        raise QueryError(f"Unknown map colouring '{color_by}': use one of {', '.join(COLOR_BY)}.", parameter="color_by")
     a = landscape.assignments
-    xy = _projection(index)
+    xy = _projection(index, params)
     score = dict(zip(landscape.categories["category"], landscape.categories["saturation_score"]))
     frame = pd.DataFrame({
         "x": xy[:, 0],
@@ -96,12 +125,12 @@ def landscape_map(index: Index, landscape: Landscape, *, color_by: str = "catego
         "saturation_score": a["category"].map(score).to_numpy(dtype=float),
     })
     key = frame["category"] if color_by == "category" else frame["cluster_id"] + " " + frame["cluster_label"]
-    biggest = set(key.value_counts().index[:MAX_COLOURS])
+    biggest = set(key.value_counts().index[:params.max_colours])
     frame["colour"] = key.where(key.isin(biggest), OTHER)
     return frame
 
 
-def saturation_chart(landscape: Landscape, top: int = CHART_CATEGORIES) -> pd.DataFrame:
+def saturation_chart(landscape: Landscape, top: int = PROJECTION.chart_categories) -> pd.DataFrame:
     """The most saturated categories, for the bar chart: category, saturation_score, crowded, listings."""
     cols = ["category", "saturation_score", "crowded", "listings", "rank"]
     return landscape.categories[cols].head(top).iloc[::-1].reset_index(drop=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 
 from diffscan.core.attributes import (
     CJK_CHARS,
@@ -16,9 +17,32 @@ from diffscan.core.attributes import (
 from diffscan.core.text import maximal, normalize, phrases, tokens
 from diffscan.index.store import Index
 
-USP_MAX_SHARE = 0.20  # a USP is stated by fewer than this share of the competitors compared
-TABLE_STAKES_MIN_SHARE = 0.60  # table stakes: stated by at least this share of them
-MAX_POINTS = 10
+
+@dataclass(frozen=True)
+class UspParams:
+    """When what a listing states is a USP or table stakes among the competitors it is compared with
+    (docs/niches.md).
+
+    Parameters
+    ----------
+    usp_max_share: a USP is stated by fewer than this share of the competitors compared: one in five is
+        rare enough to set a listing apart and common enough to survive a handful of look-alikes.
+    table_stakes_min_share: table stakes are stated by at least this share of them: most, not all, since
+        catalogs word the same claim in different ways.
+    max_points: at most this many USPs (or table stakes) are listed, the most telling first.
+    """
+
+    usp_max_share: float = 0.20
+    table_stakes_min_share: float = 0.60
+    max_points: int = 10
+
+    def describe(self) -> str:
+        """The two rules in words, for help texts."""
+        return (f"a USP is stated by fewer than {self.usp_max_share:.0%} of the competitors compared; "
+                f"table stakes by at least {self.table_stakes_min_share:.0%} of them")
+
+
+USP = UspParams()
 _CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
 _CJK_BIGRAM = re.compile(f"[{CJK_CHARS}]{{2}}")
 
@@ -83,9 +107,9 @@ def _is_noise(phrase: str, brand_tokens: set[str]) -> bool:
 def display(phrase: str) -> str:
     """A phrase for reading: CJK character bigrams joined back ('不锈 锈钢' -> '不锈钢')."""
     words = phrase.split()
-    if len(words) > 1 and all(_CJK_BIGRAM.fullmatch(w) for w in words):
-        if all(a[1] == b[0] for a, b in zip(words, words[1:])):
-            return words[0] + "".join(w[1] for w in words[1:])
+    if (len(words) > 1 and all(_CJK_BIGRAM.fullmatch(w) for w in words)
+            and all(a[1] == b[0] for a, b in pairwise(words))):
+        return words[0] + "".join(w[1] for w in words[1:])
     return phrase
 
 
@@ -109,8 +133,9 @@ def _overlaps(phrase: str, wordings: list[str]) -> bool:
     return any(words & set(w.split()) or (not w.isascii() and (w in phrase or phrase in w)) for w in wordings)
 
 
-def pick_usps(candidates: dict[str, str], counts: Counter, n: int, title: str = "") -> list[Point]:
-    """Candidates stated by fewer than USP_MAX_SHARE of the n compared: attributes, then short phrases.
+def pick_usps(candidates: dict[str, str], counts: Counter, n: int, title: str = "", *,
+              params: UspParams = USP) -> list[Point]:
+    """Candidates stated by fewer than `params.usp_max_share` of the n compared: attributes, then short phrases.
 
     Among phrases the longest whose every word is itself distinctive are kept whole ('advent calendar',
     'best served chilled', not three loose words), then the shortest distinctive ones ('bamboo', not
@@ -119,7 +144,7 @@ def pick_usps(candidates: dict[str, str], counts: Counter, n: int, title: str = 
     """
     if n == 0:
         return []
-    rare = {k: w for k, w in candidates.items() if counts.get(k, 0) < USP_MAX_SHARE * n}
+    rare = {k: w for k, w in candidates.items() if counts.get(k, 0) < params.usp_max_share * n}
     attrs = [k for k in rare if not k.startswith("phrase:")]
     attr_words = [normalize(w) for k, w in candidates.items() if not k.startswith("phrase:")]
     attr_keys = {k for k in candidates if not k.startswith("phrase:")}
@@ -137,11 +162,13 @@ def pick_usps(candidates: dict[str, str], counts: Counter, n: int, title: str = 
     points = [_point(k, rare[k], counts, n) for k in attrs]
     points += [_point(f"phrase:{p}", display(p), counts, n) for p in kept]
     points.sort(key=lambda pt: (pt.kind == "phrase", pt.text not in title_l, pt.share, -len(pt.text), pt.text))
-    return points[:MAX_POINTS]
+    return points[:params.max_points]
 
 
-def pick_common(keys: set[str], counts: Counter, n: int, wordings: dict[str, str], title: str = "") -> list[Point]:
-    """Attributes first, then the longest phrases (not every sub-phrase), title words and most common first."""
+def pick_common(keys: set[str], counts: Counter, n: int, wordings: dict[str, str], title: str = "", *,
+                params: UspParams = USP) -> list[Point]:
+    """Attributes first, then the longest phrases (not every sub-phrase), title words and most common first;
+    at most `params.max_points`."""
     attrs = [k for k in keys if not k.startswith("phrase:")]
     attr_words = [normalize(wordings.get(k) or describe(k)) for k in attrs]
     longest = [p for p in maximal(k[len("phrase:"):] for k in keys if k.startswith("phrase:"))
@@ -150,21 +177,21 @@ def pick_common(keys: set[str], counts: Counter, n: int, wordings: dict[str, str
     points = [_point(k, wordings.get(k) or describe(k), counts, n) for k in attrs]
     points += [_point(f"phrase:{p}", display(p), counts, n) for p in longest]
     points.sort(key=lambda pt: (pt.kind == "phrase", pt.text not in title_l, -pt.share, pt.text))
-    return points[:MAX_POINTS]
+    return points[:params.max_points]
 
 
-def usps(own: Stated, counts: Counter, n: int, title: str = "") -> list[Point]:
-    """The listing's USPs: what it states and fewer than USP_MAX_SHARE of its n competitors state."""
-    return pick_usps(own.candidates(), counts, n, title)
+def usps(own: Stated, counts: Counter, n: int, title: str = "", *, params: UspParams = USP) -> list[Point]:
+    """The listing's USPs: what it states and fewer than `params.usp_max_share` of its n competitors state."""
+    return pick_usps(own.candidates(), counts, n, title, params=params)
 
 
-def table_stakes(own: Stated, counts: Counter, n: int, title: str = "") -> list[Point]:
-    """What the listing states and at least TABLE_STAKES_MIN_SHARE of the competitors also state."""
+def table_stakes(own: Stated, counts: Counter, n: int, title: str = "", *, params: UspParams = USP) -> list[Point]:
+    """What the listing states and at least `params.table_stakes_min_share` of the competitors also state."""
     if n == 0:
         return []
     cand = own.candidates()
-    common = {k for k in cand if counts.get(k, 0) >= TABLE_STAKES_MIN_SHARE * n}
-    return pick_common(common, counts, n, own.attributes, title)
+    common = {k for k in cand if counts.get(k, 0) >= params.table_stakes_min_share * n}
+    return pick_common(common, counts, n, own.attributes, title, params=params)
 
 
 def listing_texts(index: Index) -> list[str]:

@@ -16,19 +16,36 @@ from __future__ import annotations
 
 import os
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 
+# The lexical space itself: an index's matrix and idf are written in it, so these are part of the index
+# format (a query vectorized with other values would not match), not parameters to tune per call.
 N_FEATURES = 2**20
 NGRAM_RANGE = (3, 5)
-# Posting entries a large-index query reads at most (rarest n-grams first): ~8 ms of numpy. On a million
-# synthetic listings this finds 99.7% of the exact lexical top-10 (200,000: 98.9%, 5 ms); see docs/scale.md.
-POSTINGS_BUDGET = 400_000
-# ...but always the rarest few n-grams of the query, however long their lists.
-MIN_QUERY_GRAMS = 8
+
+
+@dataclass(frozen=True)
+class LexicalParams:
+    """How a large index's lexical candidates are read from the postings (docs/scale.md).
+
+    Parameters
+    ----------
+    postings_budget: posting entries a query reads at most, rarest n-grams first: ~8 ms of numpy; on a
+        million synthetic listings this finds 99.7% of the exact lexical top-10 (200,000: 98.9%, 5 ms).
+    min_query_grams: ... but always the query's rarest this many n-grams, however long their lists (a
+        short query of common n-grams still finds its candidates).
+    """
+
+    postings_budget: int = 400_000
+    min_query_grams: int = 8
+
+
+LEXICAL = LexicalParams()
 
 _VECTORIZER = HashingVectorizer(
     analyzer="char_wb",
@@ -134,13 +151,15 @@ def row_dots(m: sp.csr_matrix, rows: np.ndarray, query: sp.csr_matrix) -> np.nda
 
 
 def lexical_candidates(query: sp.csr_matrix, postings: sp.csr_matrix, pool: int, blocked: np.ndarray | None = None,
-                       budget: int = POSTINGS_BUDGET) -> np.ndarray:
+                       *, params: LexicalParams = LEXICAL) -> np.ndarray:
     """Rows likely to have the highest lexical cosine with `query`, read from the postings.
 
-    Only the query's rarest n-grams are read (highest weight first, until `budget` posting entries, but
-    at least MIN_QUERY_GRAMS n-grams): common n-grams such as " th" have postings of half the catalog and
-    add little to a cosine. The caller scores the returned rows exactly.
+    Only the query's rarest n-grams are read (highest weight first, until `params.postings_budget`
+    posting entries, but at least `params.min_query_grams` n-grams): common n-grams such
+    as " th" have postings of half the catalog and add little to a cosine. The caller scores the returned
+    rows exactly.
     """
+    budget = params.postings_budget
     n_docs = postings.shape[1]
     feats = np.asarray(query.indices)
     weights = np.asarray(query.data, dtype=np.float32)
@@ -148,7 +167,7 @@ def lexical_candidates(query: sp.csr_matrix, postings: sp.csr_matrix, pool: int,
     starts = np.asarray(postings.indptr[feats[order]], dtype=np.int64)
     ends = np.asarray(postings.indptr[feats[order] + 1], dtype=np.int64)
     cumulative = np.cumsum(ends - starts)
-    keep = max(MIN_QUERY_GRAMS, int(np.searchsorted(cumulative, budget, side="right")))
+    keep = max(params.min_query_grams, int(np.searchsorted(cumulative, budget, side="right")))
     docs = [np.asarray(postings.indices[s:e]) for s, e in zip(starts[:keep], ends[:keep])]
     vals = [np.asarray(postings.data[s:e]) * w for s, e, w in zip(starts[:keep], ends[:keep], weights[order][:keep])]
     if not docs or not sum(len(d) for d in docs):

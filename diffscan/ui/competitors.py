@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from diffscan.analyses.competitors import DEFAULT_WEIGHTS, CompetitorResult
+from diffscan.core.lexical import NGRAM_RANGE
 from diffscan.present import export
 from diffscan.present.labels import match_label
 from diffscan.ui import state
@@ -18,9 +19,9 @@ PASTE, PICK = "Paste a listing", "A listing of the index"
 ANY = "(any)"
 QUERY_KEY = "competitor_query"
 PRICE_BANDS = {"any price": None, "±10%": 0.10, "±25%": 0.25, "±50%": 0.50}
-MAX_SCORE = (DEFAULT_WEIGHTS.semantic + DEFAULT_WEIGHTS.lexical + DEFAULT_WEIGHTS.fuzzy
-             + DEFAULT_WEIGHTS.code + DEFAULT_WEIGHTS.category)
+MAX_SCORE = DEFAULT_WEIGHTS.maximum
 DIFFERENTIATION_K = 20
+LEXICAL_HELP = f"cosine of character {NGRAM_RANGE[0]}-{NGRAM_RANGE[1]}-gram TF-IDF"
 EXAMPLE = "Stainless Steel Insulated Water Bottle 750ml, leak proof"
 
 
@@ -151,7 +152,7 @@ def _paste_form(path: str, key: str) -> Query | None:
         )
         left, right = st.columns([3, 1])
         category = left.selectbox("Category (optional)", [ANY, *categories], key="paste_category",
-                                  help="Listings of this category rank a little higher (+0.10).")
+                                  help=f"Listings of this category rank a little higher (+{DEFAULT_WEIGHTS.category:.2f}).")
         price = right.number_input("Your price (optional)", min_value=0.0, value=None, step=1.0, key="paste_price")
         submitted = st.form_submit_button("Find competitors", type="primary", icon=":material/search:")
     if submitted:
@@ -225,9 +226,9 @@ def _show_competitors(path: str, key: str, query: Query, k: int, filters: tuple)
             "price": st.column_config.NumberColumn("price", format="%.2f"),
             "score": st.column_config.ProgressColumn(
                 "score", min_value=0.0, max_value=MAX_SCORE, format="%.3f",
-                help="0.45·semantic + 0.40·lexical + 0.15·fuzzy + 0.25·[same model no.] + 0.10·[same category]"),
+                help=DEFAULT_WEIGHTS.formula("·")),
             "semantic": st.column_config.NumberColumn("semantic", format="%.2f", help="cosine of MiniLM embeddings"),
-            "lexical": st.column_config.NumberColumn("lexical", format="%.2f", help="cosine of character 3-5-gram TF-IDF"),
+            "lexical": st.column_config.NumberColumn("lexical", format="%.2f", help=LEXICAL_HELP),
             "fuzzy": st.column_config.NumberColumn("fuzzy", format="%.2f", help="token-set ratio of the titles"),
             "shared_phrases": st.column_config.ListColumn("shared phrases"),
             "unique_to_query": st.column_config.ListColumn("unique to yours"),
@@ -239,18 +240,15 @@ def _show_competitors(path: str, key: str, query: Query, k: int, filters: tuple)
 
 def _show_differentiation(path: str, key: str, query: Query) -> None:
     """Differentiation score and its parts, table stakes vs USPs side by side, and suggestions."""
-    from diffscan.analyses.differentiation import (
-        SCORE_WEIGHTS,
-        TABLE_STAKES_MIN_SHARE,
-        USP_MAX_SHARE,
-    )
+    from diffscan.analyses.differentiation import DIFFERENTIATION
 
     diff = guarded(state.differentiation_of, path, key, query.text, query.listing_id, DIFFERENTIATION_K)
     if diff is None:
         return
     st.subheader("Differentiation")
     st.caption(f"Compared with the {diff.compared} closest listings of the whole index (filters do not apply).")
-    weights = ", ".join(f"{w:.0%} {name.replace('_', ' ')}" for name, w in SCORE_WEIGHTS.items())
+    weights = ", ".join(f"{w:.0%} {name.replace('_', ' ')}" for name, w in DIFFERENTIATION.weights)
+    rule = DIFFERENTIATION.usp
     parts = diff.components
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Differentiation score", f"{diff.score:.0f} / 100", help=f"0-100: {weights}.")
@@ -261,10 +259,10 @@ def _show_differentiation(path: str, key: str, query: Query) -> None:
     share = st.column_config.ProgressColumn("stated by", min_value=0.0, max_value=1.0, format="percent")
     left, right = st.columns(2)
     with left:
-        st.markdown(f"**Table stakes** · stated by at least {TABLE_STAKES_MIN_SHARE:.0%} of them")
+        st.markdown(f"**Table stakes** · stated by at least {rule.table_stakes_min_share:.0%} of them")
         _points_table(diff.table_stakes, share, "Nothing yours states is common to most of them.")
     with right:
-        st.markdown(f"**USPs** · stated by fewer than {USP_MAX_SHARE:.0%} of them")
+        st.markdown(f"**USPs** · stated by fewer than {rule.usp_max_share:.0%} of them")
         _points_table(diff.usps, share, "Nothing yours states is rare among them: it reads like the rest.")
     st.markdown("**Suggestions**")
     if diff.suggestions:

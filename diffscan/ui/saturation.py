@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from diffscan.analyses.projection import PROJECTION
 from diffscan.present import export, figures
 from diffscan.ui import state
 from diffscan.ui.common import Download, download_buttons, guarded, plain
@@ -117,7 +118,7 @@ def _level_picker(path: str, key: str) -> int | None:
     """Which category level to analyze: automatic, 0 (clusters stand in for categories) or a depth."""
     depth = state.category_depth(path, key)
     labels = {None: "automatic", 0: "0 · no categories: clusters of the whole catalog"}
-    options = [None, *range(0, depth + 1)]
+    options = [None, *range(depth + 1)]
     return st.selectbox("Category level", options, key="landscape_level",
                         format_func=lambda lv: labels.get(lv, f"{lv} of {depth}"))
 
@@ -135,8 +136,8 @@ def _map_section(path: str, key: str, level: int | None) -> None:
     if points is None or points.empty:
         return
     st.plotly_chart(map_figure(points, colour_by), key="landscape_map", config={"displaylogo": False})
-    st.caption("Each point is a listing; nearby points say similar things (t-SNE). The 20 biggest groups get a "
-               "colour, the rest are grey. Hover for the title, cluster and crowding.")
+    st.caption(f"Each point is a listing; nearby points say similar things (t-SNE). The {PROJECTION.max_colours} "
+               "biggest groups get a colour, the rest are grey. Hover for the title, cluster and crowding.")
 
 
 def _categories_section(landscape) -> None:

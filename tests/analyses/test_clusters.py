@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pytest
+import scipy.sparse as sp
 
 from diffscan.analyses.clusters import (
+    CLUSTERING,
+    ClusterParams,
     agglomerate,
+    cluster_offers,
+    combined_similarity,
     ctfidf_keywords,
     group_labels,
     mean_rows,
@@ -166,3 +174,69 @@ def test_mean_rows_and_representatives():
     np.testing.assert_allclose(means[0], x[:3].mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(means[1], x[3], rtol=1e-6)
     assert representatives(x, labels, 2).tolist() == [2, 3]
+
+
+# --- parameters -----------------------------------------------------------------------------------------------
+
+
+def test_cluster_parameters_default_to_the_documented_numbers():
+    from diffscan.core.similarity import NEAR_DUPLICATE
+
+    assert CLUSTERING == ClusterParams(
+        semantic_weight=0.8, cluster_distance=0.70, exact_limit=4000, micro_cluster_size=8, max_micro_clusters=1000,
+        pca_dimensions=64, candidates=10, title_window=4, near_duplicate=NEAR_DUPLICATE, cell_size=250, probes=8,
+        max_candidates=2400, block_elements=1 << 22, seed=0)
+    assert CLUSTERING.cluster_similarity == pytest.approx(0.30)
+    assert CLUSTERING.similarity_rule() == ("similarity = 0.8 x semantic cosine + 0.2 x lexical cosine; clusters merge "
+                                            "while the mean similarity stays >= 0.30")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        CLUSTERING.cluster_distance = 0.5
+
+
+def test_semantic_weight_mixes_the_two_cosines():
+    x = _unit([[1, 0], [0, 1]])
+    lexical = sp.csr_matrix(np.array([[1.0, 0.0], [1.0, 0.0]], dtype=np.float32))  # lexically identical
+    default = combined_similarity(x, lexical)
+    assert default[0, 1] == pytest.approx(0.2)
+    assert combined_similarity(x, lexical, params=ClusterParams(semantic_weight=1.0))[0, 1] == pytest.approx(0.0)
+    assert combined_similarity(x, lexical, params=ClusterParams(semantic_weight=0.0))[0, 1] == pytest.approx(1.0)
+
+
+def test_cluster_distance_and_the_big_category_path():
+    rng = np.random.default_rng(2)
+    x = _unit(np.repeat(np.eye(8)[:4], 30, axis=0) + rng.normal(scale=0.2, size=(120, 8)))
+    lexical = sp.csr_matrix((120, 4), dtype=np.float32)
+    planted = np.repeat(np.arange(4), 30)
+    exact = cluster_offers(x, lexical)
+    assert _same_partition(exact, planted)
+    tight = cluster_offers(x, lexical, params=ClusterParams(cluster_distance=0.2))
+    assert len(set(tight.tolist())) > 4
+    # above exact_limit: micro-clusters of about micro_cluster_size rows, merged by the same rule
+    micro = cluster_offers(x, lexical, params=ClusterParams(exact_limit=50, micro_cluster_size=5))
+    assert _same_partition(micro, planted)
+
+
+def test_title_window_and_the_near_duplicate_rule_decide_the_pairs():
+    from diffscan.core.similarity import NearDuplicateRule
+
+    titles = ["Ceramic Coffee Mug Blue", "Blue Ceramic Coffee Mug", "Garden Hose 30m", "Cast Iron Pan"]
+    x = _unit([[1, 0, 0], [0.6, 0.8, 0], [0, 0, 1], [0, 1, 0.02]])
+    idx, sim = nearest_neighbours(x, 2)
+    assert len(near_duplicate_pairs(x, titles, idx, sim)[0]) == 1
+    no_window = near_duplicate_pairs(x, titles, idx, sim, params=ClusterParams(title_window=0))
+    assert len(no_window[0]) == 0  # cosine 0.6: only the sorted-title window finds the reordered pair
+    strict = ClusterParams(near_duplicate=NearDuplicateRule(title_ratio=101, title_set_ratio=101))
+    assert len(near_duplicate_pairs(x, titles, idx, sim, params=strict)[0]) == 0
+
+
+def test_exact_limit_switches_to_the_inverted_file():
+    rng = np.random.default_rng(3)
+    x = _unit(np.repeat(rng.normal(size=(6, 8)), 40, axis=0) + rng.normal(scale=0.3, size=(240, 8)))
+    exact_idx, _ = nearest_neighbours(x, 5)
+    ivf = ClusterParams(exact_limit=100, cell_size=40, probes=3)
+    approx_idx, _ = nearest_neighbours(x, 5, params=ivf)
+    recall = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(exact_idx, approx_idx)])
+    assert 0.8 < recall
+    assert all(i not in row for i, row in enumerate(approx_idx.tolist()))
+    again, _ = nearest_neighbours(x, 5, params=ivf)
+    assert (again == approx_idx).all()  # seeded: an analysis repeats exactly

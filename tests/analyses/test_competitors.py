@@ -94,3 +94,18 @@ def test_text_helpers():
     assert tokens("保温杯") == ["保温", "温杯"]
     assert "steel water bottle" in phrases("Stainless Steel Water Bottle")
     assert "the" not in phrases("the bottle")
+
+
+def test_weights_state_their_formula():
+    from diffscan.analyses.competitors import DEFAULT_WEIGHTS
+
+    assert DEFAULT_WEIGHTS.formula("·") == "0.45·semantic + 0.40·lexical + 0.15·fuzzy + 0.25·[same model no.] + 0.10·[same category]"
+    assert DEFAULT_WEIGHTS.maximum == pytest.approx(1.35)
+    assert Weights(semantic=1, lexical=0, fuzzy=0, code=0, category=0).formula().startswith("1.00 x semantic + 0.00 x lexical")
+
+
+def test_query_errors_name_the_parameter(demo_index):
+    for kwargs, parameter in (({"k": 0, "text": "mug"}, "k"), ({"listing_id": "nope"}, "listing_id"), ({"text": "  "}, "text")):
+        with pytest.raises(QueryError) as caught:
+            find_competitors(demo_index, **kwargs)
+        assert caught.value.parameter == parameter and "--" not in str(caught.value)

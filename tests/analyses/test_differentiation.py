@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pandas as pd
 import pytest
 
 from diffscan.analyses.differentiation import (
-    TABLE_STAKES_MIN_SHARE,
-    USP_MAX_SHARE,
+    DIFFERENTIATION,
+    DIFFERENTIATION_FORMULA,
+    DifferentiationParams,
     differentiate,
     differentiation_score,
 )
-from diffscan.analyses.usps import display
+from diffscan.analyses.usps import USP, UspParams, display
 from diffscan.core.attributes import attribute_keys
 from diffscan.core.text import listing_text, phrases
 from diffscan.errors import QueryError
@@ -77,7 +79,7 @@ def test_the_only_bamboo_listing_has_bamboo_as_usp_and_stainless_steel_as_table_
     assert "bamboo" in usp and usp["bamboo"].count == 0 and usp["bamboo"].kind == "material"
     stakes = {p.text: p for p in d.table_stakes}
     assert "stainless steel" in stakes and stakes["stainless steel"].share == 1.0
-    assert all(p.share >= TABLE_STAKES_MIN_SHARE for p in d.table_stakes)
+    assert all(p.share >= USP.table_stakes_min_share for p in d.table_stakes)
     assert "stainless steel" not in usp and "water bottle" not in usp
 
 
@@ -113,7 +115,7 @@ def test_white_space_comes_from_the_listings_market(demo_index):
     """A glass water bottle is not told to add a kettle's 'electric' or a camping pot's 'titanium'."""
     d = differentiate(demo_index, "Glass water bottle with bamboo lid, 550ml")
     close = [c.category for c in d.competitors]
-    market = {c for c in close if close.count(c) >= 0.25 * len(close)}
+    market = {c for c in close if close.count(c) >= DIFFERENTIATION.market_share * len(close)}
     space = [s for s in d.suggestions if s.reason == "white space"]
     assert space and market == {"Home & Kitchen > Drinkware > Water Bottles"}
     categories = dict(zip(demo_index.listings["listing_id"], demo_index.listings["category_path"]))
@@ -129,7 +131,7 @@ def test_white_space_does_not_suggest_a_word_the_listing_already_says():
 
     tea = stated("Organic Green Tea 100 bags, Tulsi", title="Organic Green Tea 100 bags, Tulsi")
     further = attributes_of(["Tea Caddy - Green, Cotton Bags"])
-    keys = {s.key for s in _white_space(tea, Counter(), further, ["X1"])}
+    keys = {s.key for s in _white_space(tea, Counter(), further, ["X1"], DIFFERENTIATION)}
     assert "colour:green" in further[0] and "colour:green" not in keys
     assert "material:cotton" in keys
 
@@ -180,8 +182,56 @@ def test_score_scale():
 
 
 def test_errors():
-    with pytest.raises(QueryError):
+    with pytest.raises(QueryError, match=r"\(k\) must be at least 1") as caught:
         differentiate(None, "x", k=0)
+    assert caught.value.parameter == "k" and "--" not in str(caught.value)
+
+
+# --- parameters ------------------------------------------------------------------------------------------
+
+
+def test_default_parameters_are_the_documented_numbers():
+    assert DIFFERENTIATION.weight == {"distance": 0.60, "unique_share": 0.25, "no_near_duplicates": 0.15}
+    assert (DIFFERENTIATION.scale.far, DIFFERENTIATION.scale.near, DIFFERENTIATION.nearest) == (0.40, 0.95, 5)
+    assert (DIFFERENTIATION.leader_share, DIFFERENTIATION.min_leaders, DIFFERENTIATION.leader_min_share) == (0.25, 3, 0.50)
+    assert (DIFFERENTIATION.max_suggestions, DIFFERENTIATION.wider, DIFFERENTIATION.market_share) == (5, 5, 0.25)
+    assert DIFFERENTIATION.usp == USP == UspParams(usp_max_share=0.20, table_stakes_min_share=0.60, max_points=10)
+    assert DIFFERENTIATION_FORMULA.startswith(
+        "score = 100 x (0.60 distance + 0.25 unique_share + 0.15 no_near_duplicates); "
+        "distance = clip((0.95 - s) / (0.95 - 0.40), 0, 1), s = mean cosine to the 5 nearest competitors")
+    assert "fewer than 20% of the competitors" in DIFFERENTIATION_FORMULA
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DIFFERENTIATION.nearest = 3
+
+
+def test_score_weights_and_nearest_are_parameters():
+    semantic = [0.95, 0.95, 0.40, 0.40, 0.40, 0.40]
+    default = differentiation_score(semantic, 0.0, 0)
+    distance_only = DifferentiationParams(weights=(("distance", 1.0), ("unique_share", 0.0), ("no_near_duplicates", 0.0)))
+    score, parts, _ = differentiation_score(semantic, 0.0, 0, params=distance_only)
+    assert score == pytest.approx(100 * parts["distance"]) == pytest.approx(60.0)
+    assert default[0] == pytest.approx(100 * (0.60 * 0.6 + 0.15 * 1.0))
+    nearest_two = differentiation_score(semantic, 0.0, 0, params=DifferentiationParams(nearest=2))
+    assert nearest_two[2] == pytest.approx(0.95) and nearest_two[1]["distance"] == 0.0 < default[1]["distance"]
+
+
+def test_a_stricter_usp_rule_finds_fewer_usps_and_more_table_stakes(bottles):
+    default = differentiate(bottles, listing_id="B01", k=10)
+    strict = differentiate(bottles, listing_id="B01", k=10,
+                           params=DifferentiationParams(usp=UspParams(usp_max_share=0.01, table_stakes_min_share=0.3)))
+    assert {p.key for p in strict.usps} <= {p.key for p in default.usps}
+    assert all(p.count == 0 for p in strict.usps)
+    assert len(strict.table_stakes) >= len(default.table_stakes)
+    assert all(p.share >= 0.3 for p in strict.table_stakes)
+    few = differentiate(bottles, listing_id="B01", k=10, params=DifferentiationParams(usp=UspParams(max_points=1)))
+    assert len(few.usps) <= 1 and len(few.table_stakes) <= 1
+
+
+def test_wider_sets_how_far_white_space_looks(bottles):
+    none = differentiate(bottles, listing_id="B05", k=2, params=DifferentiationParams(wider=1))
+    assert not [s for s in none.suggestions if s.reason == "white space"]  # nothing beyond the k compared
+    capped = differentiate(bottles, listing_id="B01", k=10, params=DifferentiationParams(max_suggestions=1))
+    assert all(sum(s.reason == r for s in capped.suggestions) <= 1 for r in ("leaders", "table stakes", "white space"))
 
 
 def test_unknown_id_and_empty_text_are_query_errors(bottles):
@@ -226,7 +276,7 @@ def test_usp_invariant_on_the_demo_corpus(demo_index):
                 assert u.key in attribute_keys(own), (lid, u)
                 assert u.text in own.lower() or u.text in own, (lid, u)
                 count = sum(u.key in attribute_keys(t) for t in comp)
-            assert count == u.count and count < USP_MAX_SHARE * len(comp), (lid, u)
+            assert count == u.count and count < USP.usp_max_share * len(comp), (lid, u)
             checked += 1
     assert checked > 100
 

@@ -246,7 +246,7 @@ def test_nearest_neighbours_exact_and_inverted_file_agree():
     x = (np.repeat(centres, 100, axis=0) + rng.normal(scale=0.5, size=(6000, 16))).astype(np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     exact_idx, exact_val = cl._exact_neighbours(x, 5, *cl._padded(len(x), 5))
-    approx_idx, approx_val = cl.nearest_neighbours(x, 5)  # above EXACT_LIMIT: inverted file
+    approx_idx, approx_val = cl.nearest_neighbours(x, 5)  # above ClusterParams.exact_limit: inverted file
     recall = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(exact_idx, approx_idx)])
     assert recall > 0.9
     assert np.all(approx_val <= exact_val + 1e-5)  # approximate never beats exact
@@ -377,5 +377,48 @@ def test_cli_user_errors_exit_2():
     import sys
 
     res = subprocess.run([sys.executable, "-m", "diffscan.cli", "saturation", "--index", "/nonexistent/x", "--format", "xml"],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, check=False)
     assert res.returncode == 2 and "Unknown --format" in res.stderr and "Traceback" not in res.stderr
+
+
+# ---- parameters ----------------------------------------------------------------------------------
+
+
+def test_saturation_and_cluster_parameters_default_to_the_documented_numbers():
+    from diffscan.analyses.landscape import SATURATION, SATURATION_FORMULA
+
+    assert SATURATION.knn == 5 and "mean cosine to the 5 nearest listings" in SATURATION_FORMULA
+    land = analyze_landscape(make_index(["a b", "a c", "d e"], categories=[["X"]] * 3))
+    assert land.params == SATURATION and land.clustering == cl.CLUSTERING
+
+
+def test_knn_sets_how_many_neighbours_the_similarity_part_reads():
+    from diffscan.analyses.landscape import SaturationParams
+
+    rng = np.random.default_rng(4)
+    vectors = np.repeat(np.eye(16)[:4], 6, axis=0) + rng.normal(scale=0.3, size=(24, 16))
+    index = make_index([f"listing {i}" for i in range(24)], categories=[["X"]] * 24, vectors=vectors)
+    five = analyze_landscape(index).assignments["knn_similarity"]
+    one = analyze_landscape(index, params=SaturationParams(knn=1)).assignments["knn_similarity"]
+    assert (one >= five - 1e-6).all() and (one > five + 1e-3).any()  # the nearest is closer than the mean of 5
+    twelve = analyze_landscape(index, params=SaturationParams(knn=12))  # more than clustering.candidates
+    assert (twelve.assignments["knn_similarity"] < five + 1e-6).all()
+    assert "to the 12 nearest listings" in twelve.to_dict()["formula"]
+
+
+def test_cluster_distance_of_the_landscape_is_a_parameter():
+    rng = np.random.default_rng(5)
+    vectors = np.repeat(np.eye(16)[:3], 10, axis=0) + rng.normal(scale=0.35, size=(30, 16))
+    index = make_index([f"listing {i}" for i in range(30)], categories=[["X"]] * 30, vectors=vectors)
+    default = analyze_landscape(index)
+    tight = analyze_landscape(index, clustering=cl.ClusterParams(cluster_distance=0.2))
+    assert tight.clustering.cluster_distance == 0.2
+    assert default.assignments["cluster_id"].nunique() == 3 and not default.assignments["is_singleton"].any()
+    assert tight.assignments["is_singleton"].all()  # nothing is that alike: every listing its own kind of offer
+    assert tight.categories.iloc[0]["effective_clusters"] > default.categories.iloc[0]["effective_clusters"]
+
+
+def test_level_error_names_the_parameter():
+    with pytest.raises(QueryError) as caught:
+        choose_level([["A", "B"]], 5)
+    assert caught.value.parameter == "level" and "--" not in str(caught.value)

@@ -12,15 +12,22 @@ import pandas as pd
 import pytest
 
 from bench.niches import dominating_niches
-from diffscan.analyses.differentiation import USP_MAX_SHARE
+from diffscan.analyses.clusters import CLUSTERING, ClusterParams
 from diffscan.analyses.niches import (
+    CANDIDATES,
+    NEIGHBOURS,
     OPPORTUNITY,
     OPPORTUNITY_FORMULA,
     SCHEMA,
+    CandidateParams,
+    NeighbourParams,
+    OpportunityParams,
+    catalog_demand,
     find_niches,
     niches_document,
     niches_frame,
 )
+from diffscan.analyses.usps import USP, UspParams
 from diffscan.core.attributes import attribute_keys
 from diffscan.core.text import listing_text, phrases
 from diffscan.index.build import build_index
@@ -56,7 +63,7 @@ def _rows() -> list[dict]:
             for n, (c, cat, t, r, p, g) in enumerate(rows)]
 
 
-def hand_landscape(index, rows: list[dict]) -> SimpleNamespace:
+def hand_landscape(index, rows: list[dict], clustering: ClusterParams = CLUSTERING) -> SimpleNamespace:
     """A landscape with known clusters, in the shape `landscape.analyze_landscape` returns."""
     by_id = {r["id"]: r for r in rows}
     ids = index.listings["listing_id"].tolist()
@@ -74,7 +81,7 @@ def hand_landscape(index, rows: list[dict]) -> SimpleNamespace:
         "label": [f"{c} cluster" for c in g.groups], "keywords": [[c, "kw"] for c in g.groups],
         "representative_id": g["listing_id"].first().tolist(), "representative_title": "", "is_singletons": False,
     })
-    return SimpleNamespace(level=2, assignments=a, clusters=clusters, categories=pd.DataFrame())
+    return SimpleNamespace(level=2, assignments=a, clusters=clusters, categories=pd.DataFrame(), clustering=clustering)
 
 
 @pytest.fixture(scope="session")
@@ -202,7 +209,7 @@ def test_every_usp_is_in_the_niche_and_in_under_20_percent_of_those_compared(mar
             in_niche = sum(_states(texts[i], u.key) for i in n.listing_ids)
             assert in_niche >= min(2, n.size), (n.name, u)
             count = sum(_states(texts[i], u.key) for i in compared)
-            assert count == u.count and count < USP_MAX_SHARE * len(compared), (n.name, u)
+            assert count == u.count and count < USP.usp_max_share * len(compared), (n.name, u)
             checked += 1
     assert checked >= 3
 
@@ -320,8 +327,9 @@ def test_top_must_be_positive(market):
     from diffscan.errors import QueryError
 
     index, landscape = market
-    with pytest.raises(QueryError):
+    with pytest.raises(QueryError, match=r"\(top\) must be at least 1") as caught:
         find_niches(index, landscape, top=0)
+    assert caught.value.parameter == "top" and "--" not in str(caught.value)
 
 
 def test_cli_help_states_the_formula():
@@ -360,7 +368,7 @@ def test_usp_invariant_on_demo_corpus_niches(demo_index, demo_niches):
         for u in n.usps:
             assert sum(_states(texts[i], u.key) for i in n.listing_ids) >= min(2, n.size), (n.name, u)
             count = sum(_states(texts[i], u.key) for i in compared)
-            assert count == u.count and count < USP_MAX_SHARE * len(compared), (n.name, u)
+            assert count == u.count and count < USP.usp_max_share * len(compared), (n.name, u)
             checked += 1
     assert checked >= 10
 
@@ -426,3 +434,150 @@ def test_positioning_of_a_niche_without_a_category_starts_with_its_name():
     line = positioning("speed chase, catcycle city", NO_CATEGORY, usps, 2, 2, "median 75 reviews per listing",
                        {"label": "lego technic, lego city", "size": 84})
     assert line.startswith("speed chase, catcycle city that say 'catwoman'") and NO_CATEGORY not in line
+
+
+# --- parameters ------------------------------------------------------------------------------------------
+
+# The formula as it was typed before it was generated from OpportunityParams: the text must not drift.
+TYPED_FORMULA = (
+    "opportunity = 100 x demand x (0.60 x (1 - competition) + 0.20 x (1 - homogenization) + 0.20 x price_room); "
+    "demand = mean log(1 + reviews or sales) of the niche's listings, pulled toward the catalog median with the "
+    "weight of two listings, divided by log(1 + the catalog's 99th percentile), capped at 1 (ratings: that mean "
+    "rating's percentile among all ratings times the niche's share of rated listings, pulled toward the catalog's "
+    "share the same way; no signal: the percentile of its category's size); "
+    "competition = log(1 + distinct offers) / log(1 + the 90th-percentile distinct offers of a cluster), capped at 1; "
+    "homogenization = 1 - distinct offers / listings; "
+    "price_room = share of the crowded neighbour cluster's listings priced below the niche's median price "
+    "(its category when the neighbour has no prices; 0.5 without prices), pulled toward 0.5 with the weight of "
+    "two listings."
+)
+
+
+def test_default_parameters_are_the_documented_numbers():
+    assert OPPORTUNITY_FORMULA == TYPED_FORMULA
+    assert OPPORTUNITY == OpportunityParams(competition=0.60, homogenization=0.20, price_room=0.20, prior_listings=2,
+                                            demand_percentile=99, competition_percentile=90, competition_floor=10.0,
+                                            signal_min_share=0.05)
+    assert CANDIDATES == CandidateParams(
+        min_size=2, min_offers=2, attribute_kinds=("material", "audience", "use", "feature"), max_attribute_keys=8,
+        max_attribute_share=0.25, sub_cluster_distance=0.5, sub_cluster_min_parent=6, sub_cluster_max_share=0.5,
+        pocket_max=10, dense_limit=5000, max_overlap=0.5, own_cluster_ratio=2.0, top_competitors=5)
+    assert NEIGHBOURS == NeighbourParams(min_size=5, ratio=2.0, min_similarity=0.3, other_category_similarity=0.5,
+                                         compared=200, usp_min_share=0.5, usp=USP)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        CANDIDATES.min_size = 1
+
+
+def test_formula_text_follows_the_parameters():
+    text = OpportunityParams(competition=0.5, homogenization=0.3, prior_listings=3, demand_percentile=95,
+                             competition_percentile=80).formula()
+    assert text.startswith("opportunity = 100 x demand x (0.50 x (1 - competition) + 0.30 x (1 - homogenization)")
+    assert "the catalog's 95th percentile" in text and "the 80th-percentile distinct offers" in text
+    assert "weight of three listings" in text
+    assert niches_document([], params=OpportunityParams(competition=0.5))["formula"].startswith(
+        "opportunity = 100 x demand x (0.50 x")
+
+
+def test_opportunity_weights_are_parameters(market):
+    index, landscape = market
+    only_competition = OpportunityParams(competition=1.0, homogenization=0.0, price_room=0.0)
+    for n in find_niches(index, landscape, top=10, params=only_competition):
+        c = n.components
+        assert n.opportunity == pytest.approx(100 * c["demand"] * (1 - c["competition"]), abs=0.05)
+
+
+def test_prior_listings_pull_a_small_niche_toward_the_catalog():
+    from diffscan.analyses.niches import _make_demand, demand_component
+
+    reviews = _make_demand("reviews", np.array([0, 1, 2, 5, 10, 50, 100, 3, 0, 8], dtype=float))
+    hit = np.array([100.0, 100.0])
+    light, heavy = OpportunityParams(prior_listings=0), OpportunityParams(prior_listings=20)
+    assert (demand_component(hit, reviews, params=light) > demand_component(hit, reviews)
+            > demand_component(hit, reviews, params=heavy))
+
+
+def test_candidate_parameters_shape_the_candidates(market, found):
+    index, landscape = market
+    assert any(n.size < 5 for n in found)
+    big = find_niches(index, landscape, top=20, candidates=CandidateParams(min_size=5))
+    assert big and all(n.size >= 5 for n in big)
+    assert "cluster:bamboo" not in niches_by_id(big)
+    fewer = find_niches(index, landscape, top=20, candidates=CandidateParams(top_competitors=2))
+    assert all(len(n.top_competitors) <= 2 for n in fewer) and any(len(n.top_competitors) > 2 for n in found)
+    no_attributes = find_niches(index, landscape, top=50, candidates=CandidateParams(attribute_kinds=()))
+    assert not any(n.kind == "attributes" for n in no_attributes)
+
+
+def test_pockets_use_the_landscapes_clustering(market):
+    """Look-alikes are as similar as the landscape's clusters require: a tighter landscape, more sparse spots."""
+    index, landscape = market
+    tight = hand_landscape(index, _rows(), ClusterParams(cluster_distance=0.4))  # look-alikes at similarity 0.6
+    pockets = [n for n in find_niches(index, landscape, top=100) if n.kind == "pocket"]
+    tight_pockets = [n for n in find_niches(index, tight, top=100) if n.kind == "pocket"]
+    assert len(tight_pockets) > len(pockets)
+
+
+def test_neighbour_parameters_decide_the_crowd_and_its_usps(market, found):
+    index, landscape = market
+    far = NeighbourParams(min_similarity=0.999, other_category_similarity=0.999)
+    alone = find_niches(index, landscape, top=20, neighbours=far)
+    assert all(n.neighbour is None and n.usps == [] for n in alone)
+    few = find_niches(index, landscape, top=20, neighbours=NeighbourParams(compared=3))
+    assert all(n.neighbour is None or n.neighbour["compared"] <= 3 for n in few)
+    strict = find_niches(index, landscape, top=20, neighbours=NeighbourParams(usp=UspParams(usp_max_share=0.05)))
+    bamboo = niches_by_id(strict)["cluster:bamboo"]
+    assert all(u.count < 0.05 * bamboo.neighbour["compared"] for u in bamboo.usps)
+    assert "where under 5% say" in bamboo.positioning
+    assert "where under 20% say" in niches_by_id(found)["cluster:bamboo"].positioning
+
+
+# --- demand from the catalog's sales column -----------------------------------------------------------------
+
+
+def _listings(**columns) -> SimpleNamespace:
+    n = len(next(iter(columns.values())))
+    base = {"review_count": [float("nan")] * n, "rating": [float("nan")] * n, "extra": ["{}"] * n}
+    return SimpleNamespace(listings=pd.DataFrame({**base, **columns}))
+
+
+def test_demand_reads_the_canonical_sales_column():
+    sales = [120.0, 0.0, float("nan"), 40.0, 7.0, 3.0, float("nan"), 55.0, 1.0, 9.0]
+    demand = catalog_demand(_listings(sales=sales, rating=[4.0] * 10))
+    assert demand.source == "sales"
+    np.testing.assert_array_equal(demand.values, np.array(sales))
+    assert demand.median == pytest.approx(8.0)  # of the 8 known values
+
+
+def test_reviews_come_before_sales_and_ratings_after():
+    both = catalog_demand(_listings(review_count=[10.0, 20.0, 30.0], sales=[1.0, 2.0, 3.0]))
+    assert both.source == "reviews"
+    missing = catalog_demand(_listings(sales=[float("nan")] * 3, rating=[4.0, 4.5, 5.0]))
+    assert missing.source == "rating"  # a sales column without any value is no sales signal
+    absent = catalog_demand(_listings(rating=[4.0, 4.5, 5.0]))
+    assert absent.source == "rating"
+
+
+def test_sales_kept_only_among_the_extra_attributes_are_not_read():
+    """The catalog maps sales to its canonical column; the analysis no longer parses `extra`."""
+    extra = [json.dumps({"units_sold": str(v)}) for v in (100, 200, 300)]
+    demand = catalog_demand(_listings(extra=extra, rating=[4.0, 4.5, 5.0]))
+    assert demand.source == "rating"
+
+
+def test_signal_min_share_decides_when_a_signal_counts():
+    sales = [50.0] + [float("nan")] * 19  # 1 listing of 20 has sales: 5%
+    assert catalog_demand(_listings(sales=sales)).source == "sales"
+    strict = OpportunityParams(signal_min_share=0.10)
+    assert catalog_demand(_listings(sales=sales), params=strict).source == "market size"
+
+
+def test_a_catalog_with_a_sales_column_ranks_niches_by_sales(tmp_path):
+    rows = [{k: v for k, v in r.items() if k not in ("cluster", "group", "review_count")} | {"units_sold": r["review_count"]}
+            for r in _rows()]
+    pd.DataFrame(rows).to_csv(tmp_path / "catalog.csv", index=False)
+    index, _, _ = build_index(tmp_path / "catalog.csv", tmp_path / "index")
+    if "sales" not in index.listings.columns:
+        pytest.skip("this catalog layer has no canonical sales column yet")
+    found = find_niches(index, hand_landscape(index, _rows()), top=5)
+    assert {n.demand_source for n in found} == {"sales"}
+    assert "sales per listing" in found[0].demand_label

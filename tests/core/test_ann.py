@@ -20,6 +20,7 @@ from diffscan.core.ann import (
     recall_at_k,
 )
 from diffscan.core.lexical import (
+    LexicalParams,
     lexical_candidates,
     lexical_matrix,
     lexical_query,
@@ -166,7 +167,7 @@ def test_pruned_postings_still_find_model_numbers():
     m, idf = lexical_matrix(texts)
     postings = m.T.tocsr()
     q = lexical_query("xk0123 speaker", idf)
-    rows = lexical_candidates(q, postings, pool=5, budget=50)  # far below the common grams' postings
+    rows = lexical_candidates(q, postings, pool=5, params=LexicalParams(postings_budget=50))  # far below the common grams' postings
     assert 123 in rows
     exact = row_dots(m, rows, q)
     assert np.allclose(exact, (m[rows] @ q.T).toarray().ravel(), atol=1e-6)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from diffscan.core.lexical import (
+    LEXICAL,
     N_FEATURES,
     CsrNpzWriter,
+    LexicalParams,
     fit_idf,
+    lexical_candidates,
     lexical_matrix,
     lexical_query,
     load_csr,
@@ -137,3 +142,23 @@ def test_csr_npz_writer_refuses_a_wrong_announced_length(tmp_path):
     m, _ = lexical_matrix(TEXTS[:2])
     with pytest.raises(ValueError, match="announced"):
         CsrNpzWriter(tmp_path / "bad.npz").write(m.shape, m.nnz + 1, m.indptr, iter([m.data]), iter([m.indices]))
+
+
+def test_lexical_params_default_to_the_documented_budget():
+    assert LEXICAL == LexicalParams(postings_budget=400_000, min_query_grams=8)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        LEXICAL.postings_budget = 1
+
+
+def test_postings_budget_and_min_query_grams_bound_what_a_query_reads():
+    texts = [f"speaker model XK{i:04d} black" for i in range(300)] + ["ceramic coffee mug"] * 5
+    m, idf = lexical_matrix(texts)
+    postings = m.T.tocsr()
+    q = lexical_query("xk0042 speaker black", idf)
+    everything = lexical_candidates(q, postings, pool=len(texts))
+    assert 42 in everything and len(everything) == 300  # the full budget reads every speaker's common n-grams
+    one_gram = lexical_candidates(q, postings, pool=len(texts), params=LexicalParams(postings_budget=0, min_query_grams=1))
+    assert 0 < len(one_gram) < len(everything)  # only the rarest n-gram's postings
+    assert 42 in one_gram
+    wider = lexical_candidates(q, postings, pool=len(texts), params=LexicalParams(postings_budget=0, min_query_grams=40))
+    assert len(one_gram) <= len(wider)

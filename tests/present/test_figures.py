@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from diffscan.analyses.landscape import analyze_landscape
-from diffscan.analyses.projection import landscape_map, project, saturation_chart
+from diffscan.analyses.projection import ProjectionParams, landscape_map, project, saturation_chart
 from diffscan.errors import QueryError
 from diffscan.present.figures import write_map
 
@@ -82,5 +82,5 @@ def test_projection_of_tiny_and_sampled_sets():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(400, 8)).astype(np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
-    xy = project(x, sample=150)
+    xy = project(x, params=ProjectionParams(sample=150))
     assert xy.shape == (400, 2) and np.isfinite(xy).all()
