@@ -42,12 +42,16 @@ FLAGS = {
     "mapping": "set columns with --map FIELD=COLUMN",
     "out": "set the folder with --out",
     "index": "build one with `diffscan build CATALOG --out FOLDER`, or name one with --index",
-    "model": "set with --model",
+    "model": "the model is chosen with `diffscan build --model`",
     "engine": "set with --engine",
     "top": "set with --top",
     "level": "set with --level",
     "category": "set with --category",
-    "limits": "raise it with the --max-* options of `diffscan build`",
+    "k": "set with -k",
+    "listing_id": "set with --id",
+    "text": "give the listing's text as the TEXT argument",
+    "color_by": "set with --color-by",
+    "limits": "set with `diffscan build --limit NAME=VALUE`, e.g. --limit max_rows=10M",
 }
 
 
@@ -73,9 +77,10 @@ def _progress() -> Progress:
 
 
 def run_build(catalog: Path, out: Path, model: Optional[str], mapping: list[str], description_chars: int, *,
-              update: bool = False, embedder=None):
+              update: bool = False, embedder=None, limits=None):
     """Build (or with `update`, incrementally update) an index with a progress bar; print what was loaded
     and skipped."""
+    from diffscan.catalog.limits import LOAD_LIMITS
     from diffscan.catalog.mapping import parse_mapping
     from diffscan.index.build import build_index
 
@@ -83,6 +88,7 @@ def run_build(catalog: Path, out: Path, model: Optional[str], mapping: list[str]
     index, report, stats = _run_with_progress(lambda progress: build_index(
         catalog, out, model=model, mapping=parse_mapping(mapping) if mapping else None,
         description_chars=description_chars, progress=progress, update=update, embedder=embedder,
+        limits=limits or LOAD_LIMITS,
     ))
     seconds = time.perf_counter() - start
     console.print(escape(report.summary()))
@@ -116,8 +122,11 @@ def build(
     update: bool = typer.Option(False, "--update", help="Update the existing index from this new export: embed only new and edited listings (by listing_id and text), drop listings no longer in it."),
     engine: str = typer.Option("local", "--engine", help="'local', or 'ray' to embed on a Ray cluster (needs the 'distributed' extra: pip install -e '.[distributed]')."),
     address: Optional[str] = typer.Option(None, "--address", help="With --engine ray: the cluster address (default: $RAY_ADDRESS, else a local single-node cluster)."),
+    limit: list[str] = typer.Option([], "--limit", help="Raise or lower a load limit NAME=VALUE, e.g. --limit max_rows=10M --limit max_bytes=4GiB (names and defaults: README, 'Load limits')."),
 ) -> None:
     """Load a catalog, embed its listings and write an index folder (large files are read in chunks)."""
+    from diffscan.catalog.limits import parse_limits
+
     if engine not in ("local", "ray"):
         raise QueryError(f"Unknown --engine '{engine}': use local or ray.")
     embedder = None
@@ -127,7 +136,8 @@ def build(
         from diffscan.encoder.ray import RayEmbedder
 
         embedder = partial(RayEmbedder, address=address)
-    run_build(catalog, out or default_index(), model, map_, description_chars, update=update, embedder=embedder)
+    run_build(catalog, out or default_index(), model, map_, description_chars, update=update, embedder=embedder,
+              limits=parse_limits(limit))
 
 
 models_app = typer.Typer(help="Model tiers: the bundled MiniLM and the fast static tier distilled from it.",
@@ -330,7 +340,17 @@ def _points_line(points, n: int, empty: str) -> str:
     return ", ".join(f"{escape(p.text)} [dim]({p.count}/{n})[/]" for p in points) or empty
 
 
-@app.command()
+def _differentiate_help() -> str:
+    """The `differentiate` help, with the USP rule and the score's formula as the library states them."""
+    from diffscan.analyses.differentiation import DIFFERENTIATION_FORMULA
+    from diffscan.analyses.usps import USP
+
+    return ("What sets this listing apart? Differentiation score (0-100), USPs, table stakes and "
+            f"suggestions.\n\nOf its k nearest competitors: {USP.describe()}. See docs/niches.md.\n\n"
+            + DIFFERENTIATION_FORMULA)
+
+
+@app.command(help=_differentiate_help())
 def differentiate(
     text: Optional[str] = typer.Argument(None, help="Listing text (title, optionally a description)."),
     listing_id: Optional[str] = typer.Option(None, "--id", help="A listing of the index instead of pasted text."),
@@ -338,12 +358,7 @@ def differentiate(
     k: int = typer.Option(20, "-k", min=1, max=500, help="How many nearest competitors to compare with."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
-    """What sets this listing apart? Differentiation score (0-100), USPs, table stakes and suggestions.
-
-    A USP is a phrase or attribute the listing states and fewer than 20% of its k nearest competitors
-    state; table stakes are stated by at least 60% of them. Score = 100 x (0.60 distance + 0.25 unique
-    share + 0.15 no near-duplicates), see docs/niches.md.
-    """
+    """What sets this listing apart (help text: `_differentiate_help`)."""
     from diffscan.analyses.differentiation import differentiate as run
     from diffscan.present import export
 
@@ -362,11 +377,11 @@ def differentiate(
         f"{c['unique_share']:.2f}, no near-duplicates {c['no_near_duplicates']:.2f}); compared with {d.compared} "
         f"competitors, {d.near_duplicates} near-duplicate(s), mean similarity of the nearest {d.nearest_similarity:.2f}."
     )
-    from diffscan.analyses.usps import TABLE_STAKES_MIN_SHARE, USP_MAX_SHARE
+    from diffscan.analyses.usps import USP
 
-    console.print(f"[bold green]USPs[/] (stated by <{USP_MAX_SHARE:.0%}): {_points_line(d.usps, d.compared, 'none')}",
+    console.print(f"[bold green]USPs[/] (stated by <{USP.usp_max_share:.0%}): {_points_line(d.usps, d.compared, 'none')}",
                   highlight=False)
-    console.print(f"[bold]Table stakes[/] (stated by ≥{TABLE_STAKES_MIN_SHARE:.0%}): "
+    console.print(f"[bold]Table stakes[/] (stated by ≥{USP.table_stakes_min_share:.0%}): "
                   f"{_points_line(d.table_stakes, d.compared, 'none')}", highlight=False)
     table = Table(title="Suggestions")
     for col in ("add", "why"):
@@ -420,11 +435,12 @@ def app_command(
 
 def _saturation_help() -> str:
     """The `saturation` help, with the score's formula (the same text as docs/saturation.md)."""
-    from diffscan.analyses.landscape import SATURATION_FORMULA
+    from diffscan.analyses.landscape import SATURATION, SATURATION_FORMULA
 
     return (
         "Where is the market crowded? Categories ranked by saturation score, with their clusters.\n\n"
-        "Each category (at --level; by default the deepest level whose categories mostly hold 20+ listings) "
+        "Each category (at --level; by default the deepest level whose categories mostly hold "
+        f"{SATURATION.min_category_listings}+ listings) "
         "is split into clusters of the same kind of offer, named by c-TF-IDF keywords, and into "
         "near-duplicate groups (listings shoppers could not tell apart). See docs/saturation.md.\n\n"
         + SATURATION_FORMULA

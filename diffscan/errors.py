@@ -24,6 +24,14 @@ class MappingError(CatalogError):
     """A column mapping names a column that does not exist or a field that is unknown."""
 
 
+class LimitError(CatalogError):
+    """A catalog file is over one of the load limits; `limit` names the LoadLimits field (e.g. "max_rows")."""
+
+    def __init__(self, message: str = "", *, parameter: str | None = "limits", limit: str = "") -> None:
+        super().__init__(message, parameter=parameter)
+        self.limit = limit
+
+
 class ModelError(DiffscanError):
     """A model cannot be loaded offline, or differs from the index's model."""
 

@@ -128,3 +128,15 @@ def test_error_messages_are_text_and_name_the_flag(tmp_path):
     target.write_text("keep")
     res = _cli("build", str(bad), "--out", str(target))
     assert res.returncode == 2 and "--out" in res.stderr and target.read_text() == "keep"
+
+
+def test_build_takes_load_limits(tmp_path):
+    """--limit lowers or raises a load limit; a file over it is one sentence naming the limit and the flag."""
+    catalog = tmp_path / "c.csv"
+    catalog.write_text("title\n" + "".join(f"ceramic mug {i}\n" for i in range(8)))
+    res = _cli("build", str(catalog), "--out", str(tmp_path / "idx"), "--limit", "max_rows=5")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "max_rows" in res.stderr and "--limit" in res.stderr
+    res = _cli("build", str(catalog), "--out", str(tmp_path / "idx"), "--limit", "max_rows=lots")
+    assert res.returncode == 2 and "is not a number" in res.stderr
+    assert run("build", str(catalog), "--out", str(tmp_path / "idx"), "--limit", "max_rows=8").exit_code == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from diffscan.catalog.report import name_list, visible
 from diffscan.errors import MappingError
 
 CANONICAL_FIELDS = (
@@ -16,6 +17,7 @@ CANONICAL_FIELDS = (
     "price",
     "rating",
     "review_count",
+    "sales",
     "url",
 )
 
@@ -37,6 +39,15 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "review_count": (
         "review_count", "reviews_count", "number_of_reviews", "num_reviews", "review_counts",
         "ratings_count", "rating_count", "number_of_ratings", "num_ratings", "reviews",
+    ),
+    # Units sold, exact names only: "sales rank" or "units per pack" are not sales.
+    "sales": (
+        "sales", "units_sold", "unit_sales", "sold", "total_sales", "monthly_sales", "sales_volume",
+        "sales_count", "number_sold", "num_sold", "quantity_sold", "sold_count", "sold_quantity",
+        "monthly_sold", "recent_sales", "orders", "order_count", "number_of_orders", "num_orders",
+        "purchases", "purchase_count", "bought", "bought_in_past_month", "bought_past_month",
+        "销量", "月销量", "月销", "总销量", "累计销量", "销售量", "付款人数", "已售", "已售件数",
+        "成交量", "购买人数", "收货人数", "30天销量",
     ),
     "url": ("url", "product_url", "link", "product_link", "page_url", "href"),
 }  # fmt: skip
@@ -130,18 +141,21 @@ def _canonical_field(name: str, source: str) -> str:
     key = _FIELD_ALIASES.get(key, key)
     if key not in CANONICAL_FIELDS:
         known = ", ".join(CANONICAL_FIELDS)
-        raise MappingError(f"unknown field '{name}' in {source}; fields are: {known} (or category, id).")
+        raise MappingError(f"unknown field '{visible(name)}' in {source}; fields are: {known} (or category, id).",
+                           parameter="mapping")
     return key
 
 
 def parse_mapping(items: list[str]) -> dict[str, str]:
-    """Parse CLI ``--map FIELD=COLUMN`` items (``category=cat1,cat2`` for levels; ``-`` disables a field)."""
+    """Parse ``FIELD=COLUMN`` items of a column mapping (``category=cat1,cat2`` for levels; ``-`` disables
+    a field), as front ends take them."""
     mapping: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise MappingError(f"--map expects FIELD=COLUMN (e.g. title=product_name), got '{item}'.")
-        field_name = _canonical_field(name, f"--map {item}")
+            raise MappingError(f"a column mapping item is FIELD=COLUMN (e.g. title=product_name), got '{visible(item)}'.",
+                               parameter="mapping")
+        field_name = _canonical_field(name, f"the column mapping item '{visible(item)}'")
         mapping[field_name] = ",".join(part.strip() for part in value.split(",")) if value.strip() else ""
     return mapping
 
@@ -170,14 +184,16 @@ def _explicit_columns(field_name: str, value: str, columns: list[str], path: str
         return [whole]
     names = [part.strip() for part in value.split(",") if part.strip()]
     if len(names) > 1 and field_name != "category_path":
-        raise MappingError(f"{field_name} takes one column, got '{value}'; only category can take several levels.")
+        raise MappingError(f"{field_name} takes one column, got '{visible(value)}'; only category can take several levels.",
+                           parameter="mapping")
     found = []
     for name in names:
         column = _find_column(name, columns)
         if column is None:
-            available = ", ".join(columns)
+            available = name_list(columns)
             raise MappingError(
-                f"column '{name}' (mapped to {field_name}) is not in {path}; available columns: {available}."
+                f"column '{visible(name)}' (mapped to {field_name}) is not in {path}; available columns: {available}.",
+                parameter="mapping",
             )
         found.append(column)
     return found

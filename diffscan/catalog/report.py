@@ -46,6 +46,18 @@ def count_line(counts: dict[str, int]) -> str:
     return ", ".join(f"{kind}: {n:,}" for kind, n in counts.items())
 
 
+def visible(text: object) -> str:
+    """User text (a column name, a mapping item) safe inside a one-line message: line breaks, tabs
+    and invisible characters escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
+
+
+def name_list(names: list[str], limit: int = 30) -> str:
+    """Column names for a message: escaped by `visible`, comma-joined, the first ``limit`` of them."""
+    shown = ", ".join(visible(n) for n in names[:limit])
+    return shown + (f", and {len(names) - limit:,} more" if len(names) > limit else "")
+
+
 def plural(count: int, noun: str) -> str:
     """``1 row``, ``1,081 rows``."""
     return f"{count:,} {noun}{'' if count == 1 else 's'}"

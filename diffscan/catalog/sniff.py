@@ -6,6 +6,7 @@ import codecs
 import csv
 import json
 from pathlib import Path
+from typing import Callable
 
 import charset_normalizer
 
@@ -72,28 +73,51 @@ def sniff_binary_format(data: bytes) -> str | None:
     return None
 
 
-def detect_encoding(data: bytes, path: Path, fmt: str) -> str:
-    """UTF-8 (with or without BOM), a BOM'd UTF-16/32, else charset-normalizer's guess, cp1252, latin-1."""
-    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-        return "utf-32"
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    head = data[:65536]
-    if b"\x00" in head:
+def detect_encoding(
+    data: bytes, path: Path, fmt: str, decodes: Callable[[str], bool] | None = None
+) -> str:
+    """UTF-8 (with or without BOM), a BOM'd UTF-16/32, else charset-normalizer's guess, cp1252, latin-1.
+
+    ``data`` is the file or its first part; ``decodes(encoding)`` says whether the whole file decodes
+    strictly (by default ``data`` is the whole file).
+    """
+    if decodes is None:
+        def decodes(encoding: str) -> bool:
+            return _decodes(data, encoding)
+    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            if not decodes(encoding):
+                raise CatalogError(f"{path} starts like {encoding.upper()} text but does not decode as it; "
+                                   "export the catalog again, as UTF-8.")
+            return encoding
+    if looks_binary(data):
         kind = next((name for magic, name in _MAGIC_NAMES.items() if data.startswith(magic)), None)
         detail = f" (it starts like {kind})" if kind else ""
         raise CatalogError(
             f"{path} looks like a binary file, not {_FORMAT_NAMES.get(fmt, 'a CSV')}{detail}; {_EXPORT_HINT}."
         )
-    try:
-        data.decode("utf-8")
+    if decodes("utf-8"):
         return "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
-    except UnicodeDecodeError:
-        pass
     for candidate in (guess_legacy_encoding(data), "cp1252", "latin-1"):
-        if candidate and _decodes(data, candidate):
+        if candidate and decodes(candidate):
             return candidate
-    return "latin-1"  # unreachable: latin-1 decodes any bytes
+    return "latin-1"  # latin-1 decodes any bytes
+
+
+# Bytes no text catalog holds (C0 controls but tab, newline, vertical tab, form feed, carriage return, escape).
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20)])
+
+
+def looks_binary(data: bytes) -> bool:
+    """Whether the first 64 KB are binary: control bytes (NUL and the like) more than 8 in number and 1%
+    of the bytes, or any with a known binary signature. A stray NUL in a text file is not binary: such
+    NULs are removed from the cells they are in, with a warning (see readers)."""
+    head = data[:65536]
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    if controls and any(head.startswith(magic) for magic in _MAGIC_NAMES):
+        return True
+    return controls > 8 and controls * 100 > len(head)
 
 
 def guess_legacy_encoding(data: bytes) -> str | None:
@@ -126,6 +150,8 @@ def sniff_text_format(sample: str) -> str | None:
             json.loads(first_line)
         except json.JSONDecodeError:
             return "json"
+        except RecursionError:  # a first line nested too deep to parse: read line by line, it is skipped
+            return "jsonl"
         return "jsonl"
     return None
 

@@ -1,125 +1,21 @@
-"""The canonical listings table built from a raw table, and `load_catalog`, the whole-file load."""
+"""`load_catalog`: a whole catalog file as the canonical listings table, with its report.
+
+It is `chunks.iter_catalog` collected, so a whole-file load and a chunked one read, map, parse and
+skip through one path. The rules themselves live in `canonical`.
+"""
 
 from __future__ import annotations
 
-import json
 from os import PathLike
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from diffscan.catalog.cleaning import clean_text, split_category
-from diffscan.catalog.mapping import resolve_mapping
-from diffscan.catalog.readers import read_raw
-from diffscan.catalog.report import (
-    LoadReport,
-    LoadResult,
-    RowWarning,
-    SkippedRow,
-    count_line,
-    plural,
-)
-from diffscan.catalog.values import ValueParser, read_count, read_price, read_rating
-from diffscan.errors import CatalogError
+from diffscan.catalog.canonical import MAX_TITLE_CHARS, Notes, canonical_table, skips
+from diffscan.catalog.chunks import DEFAULT_CHUNK_ROWS, CatalogChunks
+from diffscan.catalog.limits import LOAD_LIMITS, LoadLimits
+from diffscan.catalog.report import LoadResult
 
-MAX_TITLE_CHARS = 500
-
-
-class Notes:
-    """Collects warnings while columns are parsed, keyed by row number."""
-
-    def __init__(self) -> None:
-        self.items: list[RowWarning] = []
-
-    def add(self, rows: pd.Index, mask: np.ndarray, column: str, messages: list[str] | str) -> None:
-        """Add a warning for each row where ``mask`` is true (one message, or one per flagged row)."""
-        flagged = rows[mask]
-        texts = [messages] * len(flagged) if isinstance(messages, str) else messages
-        self.items.extend(RowWarning(int(r), column, m) for r, m in zip(flagged, texts))
-
-
-def _shown(value: str) -> str:
-    """A value quoted for a message, shortened to 40 characters."""
-    return repr(value if len(value) <= 40 else value[:37] + "...")
-
-
-def _cleaned(values: pd.Series) -> pd.Series:
-    """``clean_text`` over a column, computed once per distinct value."""
-    return values.map({v: clean_text(v) for v in values.unique()})
-
-
-def _cut(values: pd.Series, limit: int, column: str, notes: Notes) -> pd.Series:
-    """Cut texts longer than ``limit`` characters, with a warning per cut row."""
-    long = (values.str.len() > limit).to_numpy()
-    if long.any():
-        notes.add(values.index, long, column, f"{column} cut to {limit:,} characters")
-        values = values.where(~long, values.str.slice(0, limit))
-    return values
-
-
-def _numbers(values: pd.Series, parse: ValueParser, column: str, notes: Notes) -> np.ndarray:
-    """Parse a numeric column once per distinct value; problems become warnings and NaN."""
-    parsed = {v: parse(v) for v in values.unique()}
-    numbers = values.map({v: (np.nan if n is None else n) for v, (n, _) in parsed.items()}).to_numpy(dtype=float)
-    problems = values.map({v: p or "" for v, (_, p) in parsed.items()})
-    bad = (problems != "").to_numpy()
-    if bad.any():
-        messages = [f"{column} {p} ({_shown(v.strip())})" for v, p in zip(values[bad], problems[bad])]
-        notes.add(values.index, bad, column, messages)
-    return numbers
-
-
-def _category_paths(frame: pd.DataFrame, columns: list[str], separator: str | None) -> list[list[str]]:
-    """Category levels per row: one path column split on its separator, or one level per column."""
-    if not columns:
-        return [[] for _ in range(len(frame))]
-    if len(columns) == 1:
-        values = frame[columns[0]]
-        paths = {v: split_category(v, separator) for v in values.unique()}
-        return [list(paths[v]) for v in values]
-    levels = [_cleaned(frame[c]).tolist() for c in columns]
-    return [[level for level in row if level] for row in zip(*levels)]
-
-
-_JSON = json.JSONEncoder(ensure_ascii=False)
-
-
-def _extra_json(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """Unmapped columns of each row as a JSON object string (empty values omitted), built column-wise."""
-    body = pd.Series("", index=frame.index, dtype=str)
-    for column in columns:
-        values = frame[column].str.strip()
-        pairs = f", {_JSON.encode(column)}: " + values.map(_JSON.encode).astype(str)
-        body = body + pairs.where(values != "", "")
-    return "{" + body.str.slice(2) + "}"
-
-
-def _listing_ids(frame: pd.DataFrame, column: str | None, notes: Notes) -> pd.Series:
-    """Ids from the id column (whitespace stripped), or ``row-<n>`` where absent or empty."""
-    generated = pd.Series([f"row-{r}" for r in frame.index], index=frame.index, dtype=str)
-    if column is None:
-        return generated
-    ids = frame[column].str.strip()
-    empty = (ids == "").to_numpy()
-    if empty.any():
-        notes.add(frame.index, empty, "listing_id", [f"listing_id empty (generated {g})" for g in generated[empty]])
-    return ids.where(~empty, generated)
-
-
-def skips(frame: pd.DataFrame, titles: pd.Series, ids: pd.Series) -> pd.Series:
-    """Reason each row is skipped ("" when used): blank row, empty title, duplicate listing_id."""
-    reasons = pd.Series("", index=frame.index, dtype=str)
-    blank = frame.apply(lambda column: column.str.strip() == "").all(axis=1)
-    reasons[blank] = "blank row"
-    reasons[(reasons == "") & (titles == "")] = "empty title"
-    usable = reasons == ""
-    duplicate = ids[usable].duplicated(keep="first")
-    if duplicate.any():
-        first_row = pd.Series(ids[usable][~duplicate].index, index=ids[usable][~duplicate].to_numpy())
-        dup_rows = duplicate[duplicate].index
-        reasons[dup_rows] = [f"duplicate listing_id (first at row {first_row[i]})" for i in ids[dup_rows]]
-    return reasons
+__all__ = ["MAX_TITLE_CHARS", "Notes", "canonical_table", "load_catalog", "skips"]
 
 
 def load_catalog(
@@ -128,82 +24,19 @@ def load_catalog(
     *,
     category_separator: str | None = None,
     max_description_chars: int = 5000,
+    limits: LoadLimits = LOAD_LIMITS,
 ) -> LoadResult:
     """Load a catalog file into the canonical listings table, with a report of skipped rows and warnings.
 
     Parameters: ``mapping`` maps canonical fields (or ``category``/``id``) to source columns and
     overrides automatic detection; ``""`` or ``"-"`` disables a field; ``category=a,b,c`` names level
-    columns. ``category_separator`` forces the separator of a single category path column.
+    columns. ``category_separator`` forces the separator of a single category path column. ``limits``
+    bounds what the file may hold (`LoadLimits`: bytes, rows, columns, cell length, sheet size, JSON
+    depth); files past them raise LimitError, naming the limit.
     Raises CatalogError (or MappingError) with one sentence naming the file and the fix.
     """
-    if max_description_chars < 1:
-        raise ValueError("max_description_chars must be at least 1")
-    raw = read_raw(Path(path))
-    frame = raw.frame
-    sources = resolve_mapping(list(frame.columns), mapping, str(path))
-    if "title" not in sources:
-        raise CatalogError(
-            f"{path} has no title column (columns found: {', '.join(frame.columns)}); "
-            "name it with --map title=COLUMN."
-        )
-    notes = Notes()
-    table = canonical_table(frame, sources, notes, category_separator, max_description_chars)
-    reasons = skips(frame, table["title"], table["listing_id"])
-    keep = (reasons == "").to_numpy()
-    skipped = [SkippedRow(r, "", reason) for r, reason in raw.bad_rows]
-    for row, reason in reasons[~keep].items():
-        skipped.append(SkippedRow(int(row), "" if reason == "blank row" else table.at[row, "listing_id"], reason))
-    skipped.sort(key=lambda s: s.row)
-    kept_rows = set(frame.index[keep])
-    report = LoadReport(
-        path=str(path),
-        format=raw.format,
-        encoding=raw.encoding,
-        rows_read=len(frame) + len(raw.bad_rows),
-        rows_used=int(keep.sum()),
-        column_mapping={f: ",".join(cols) for f, cols in sources.items()},
-        skipped=skipped,
-        warnings=sorted((w for w in notes.items if w.row in kept_rows), key=lambda w: w.row),
-    )
-    if not keep.any():
-        raise CatalogError(
-            f"{path} has no usable listings: {plural(len(skipped), 'row')} skipped "
-            f"({count_line(report.skipped_by_reason())}); check the title column or name it with --map title=COLUMN."
-        )
-    return LoadResult(table[keep].reset_index(drop=True), report)
-
-
-def canonical_table(
-    frame: pd.DataFrame, sources: dict[str, list[str]], notes: Notes, separator: str | None, max_description: int
-) -> pd.DataFrame:
-    """All canonical columns for every row (same index as ``frame``), before rows are skipped."""
-    empty = pd.Series("", index=frame.index, dtype=str)
-    nan = np.full(len(frame), np.nan)
-
-    def one(name: str) -> str | None:
-        return sources[name][0] if name in sources else None
-
-    def text(name: str) -> pd.Series:
-        return _cleaned(frame[one(name)]) if one(name) else empty
-
-    numeric = {"price": read_price, "rating": read_rating, "review_count": read_count}
-    numbers = {n: (_numbers(frame[one(n)], p, n, notes) if one(n) else nan) for n, p in numeric.items()}
-    used = {c for cols in sources.values() for c in cols}
-    table = pd.DataFrame(
-        {
-            "listing_id": _listing_ids(frame, one("listing_id"), notes),
-            "title": _cut(text("title"), MAX_TITLE_CHARS, "title", notes),
-            "description": _cut(text("description"), max_description, "description", notes),
-            "category_path": pd.Series(
-                _category_paths(frame, sources.get("category_path", []), separator), index=frame.index, dtype=object
-            ),
-            "brand": text("brand"),
-            "price": numbers["price"],
-            "rating": numbers["rating"],
-            "review_count": numbers["review_count"],
-            "url": frame[one("url")].str.strip() if one("url") else empty,
-            "extra": _extra_json(frame, [c for c in frame.columns if c not in used]),
-        },
-        index=frame.index,
-    )
-    return table.astype({c: str for c in ("listing_id", "title", "description", "brand", "url", "extra")})
+    chunks = CatalogChunks(path, mapping, chunk_rows=DEFAULT_CHUNK_ROWS, category_separator=category_separator,
+                           max_description_chars=max_description_chars, limits=limits)
+    frames = list(chunks)
+    listings = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return LoadResult(listings, chunks.report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Callable
 
@@ -20,12 +21,26 @@ _RATING = re.compile(
 )
 
 
-_COUNT = re.compile(r"(?i)^\(?\s*(\d[\d.,'\s]*?)\s*([km](?![a-z]))?\)?(?:\s*[^\d\s.,].*)?$")
+# A count: its number (maybe in scientific notation), a k/m/万/亿 multiplier, then any words ("5 new").
+_COUNT = re.compile(
+    r"(?i)^\(?\s*(\d[\d.,'\s]*?(?:e[+-]?\d{1,4})?)\s*([km万亿](?![a-z]))?\)?(?:\s*[^\d\s.,'].*)?$"
+)
+_SCALES = {"k": 1e3, "m": 1e6, "万": 1e4, "亿": 1e8}
+_EXPONENT = re.compile(r"(?i)^(.+?)e([+-]?\d{1,4})$")
+# Counts are whole and below this: a larger figure is a unit or parsing slip, not reviews or sales.
+MAX_COUNT = 10**10
+# Spaces and apostrophes group thousands only in groups of exactly three digits ("1 234", "1'234.50").
+_SPACE_GROUPS = re.compile(r"[+-]?\d{1,3}(?:[\s']\d{3})+(?:[.,]\d+)?")
+_SPACE = re.compile(r"[\s']")
 
 
 def _to_number(text: str, *, dot_groups_thousands: bool) -> float | None:
-    """Number from ``1,299.00``, ``1.234,56``, ``16,99``, ``1 234``; None when it is not one."""
-    text = re.sub(r"[\s'\u00a0\u202f]", "", text)
+    """Number from ``1,299.00``, ``1.234,56``, ``16,99``, ``1 234``; None when it is not one (``12 34``)."""
+    text = text.strip()
+    if _SPACE.search(text):
+        if not _SPACE_GROUPS.fullmatch(text):
+            return None
+        text = _SPACE.sub("", text)
     if not re.fullmatch(r"[+-]?\d[\d.,]*", text):
         return None
     if "." in text and "," in text:
@@ -60,6 +75,8 @@ def read_price(value: object) -> tuple[float | None, str | None]:
     if not prices:
         return None, "not a number"
     price = min(prices)
+    if not math.isfinite(price):
+        return None, "not a number"
     return (None, "is negative") if price < 0 else (price, None)
 
 
@@ -83,18 +100,37 @@ def read_rating(value: object) -> tuple[float | None, str | None]:
 
 
 def read_count(value: object) -> tuple[float | None, str | None]:
-    """Count from ``1,234``, ``1.234``, ``1.2k``, ``5 new`` (the leading number); None when absent."""
+    """Count from ``1,234``, ``1.234``, ``1 234``, ``1.2k``, ``3万``, ``1e9``, ``5 new`` (the leading number);
+    None when absent. A count is whole, not negative and at most MAX_COUNT, else a problem."""
     text = plain(value)
     if text.lower() in _ABSENT:
         return None, None
     if text.startswith("-") and _COUNT.match(text[1:].strip()):
         return None, "is negative"
     match = _COUNT.match(text)
-    number = _to_number(match.group(1), dot_groups_thousands=True) if match else None
+    number = _count_number(match.group(1)) if match else None
     if number is None:
         return None, "not a number"
-    scale = {"k": 1e3, "m": 1e6}.get((match.group(2) or "").lower(), 1)
-    return round(number * scale, 6), None
+    count = round(number * _SCALES.get((match.group(2) or "").lower(), 1), 6)
+    if not math.isfinite(count) or count > MAX_COUNT:
+        return None, f"is above {MAX_COUNT:,}"
+    if not count.is_integer():
+        return None, "is not a whole number"
+    return count, None
+
+
+def _count_number(text: str) -> float | None:
+    """The number of a count, in scientific notation too (``1e9``, ``1.5E6``)."""
+    exponent = _EXPONENT.match(text)
+    if not exponent:
+        return _to_number(text, dot_groups_thousands=True)
+    mantissa = _to_number(exponent.group(1), dot_groups_thousands=False)
+    if mantissa is None:
+        return None
+    try:
+        return mantissa * 10.0 ** int(exponent.group(2))
+    except OverflowError:
+        return math.inf
 
 
 def plain(value: object) -> str:
@@ -115,5 +151,5 @@ def parse_rating(value: object) -> float | None:
 
 
 def parse_count(value: object) -> float | None:
-    """Non-negative count (``1,234``, ``1.234``, ``5 new``), else None."""
+    """Whole, non-negative count up to MAX_COUNT (``1,234``, ``1.234``, ``5 new``, ``1e9``), else None."""
     return read_count(value)[0]

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from diffscan.catalog.limits import LOAD_LIMITS, LoadLimits
 from diffscan.core.lexical import (
     log_tf,
     term_counts,
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 StageProgress = Callable[[str, int, int], None]
 
 
-def _listing_chunks(catalog, mapping, stream: bool | None, chunk_rows: int | None):
+def _listing_chunks(catalog, mapping, stream: bool | None, chunk_rows: int | None, limits):
     """(chunks, report getter, listing count or None): streamed for large CSV/TSV/JSONL/Parquet files,
     else loaded whole."""
     from diffscan.catalog.chunks import (
@@ -49,9 +50,9 @@ def _listing_chunks(catalog, mapping, stream: bool | None, chunk_rows: int | Non
     if stream is None:
         stream = path.is_file() and path.stat().st_size >= STREAM_MIN_BYTES and can_stream(path)
     if stream:
-        chunks = iter_catalog(path, mapping, chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS)
+        chunks = iter_catalog(path, mapping, chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS, limits=limits)
         return chunks, lambda: chunks.report, None
-    result = load_catalog(path, mapping)
+    result = load_catalog(path, mapping, limits=limits)
     listings = result.listings
     step = chunk_rows or max(len(listings), 1)
     parts: Iterable[pd.DataFrame] = (listings.iloc[s : s + step].reset_index(drop=True)
@@ -81,6 +82,7 @@ def build_index(
     chunk_rows: int | None = None,
     ann: bool | None = None,
     embedder: Callable[[str | None], Embedder] | None = None,
+    limits: LoadLimits = LOAD_LIMITS,
 ):
     """Load a catalog, embed and vectorize its listings, and write the index folder atomically.
 
@@ -96,6 +98,7 @@ def build_index(
     embedder: opens the embedder for a model spec (default `encoder.local.load_encoder`; e.g.
         `functools.partial(encoder.ray.RayEmbedder, address=...)` to embed on a Ray cluster). A
         factory, not an instance, because an update takes its model from the existing index.
+    limits: what the catalog file may hold (`catalog.LoadLimits`: bytes, rows, columns, cell size...).
 
     `out` is checked, and the catalog read up to its first chunk, before the model loads; a second
     build of the same `out` stops with a message while the first runs (see `index.swap`).
@@ -105,11 +108,11 @@ def build_index(
         check_out(out)
         return _build(catalog, out, model=model, mapping=mapping, description_chars=description_chars,
                       progress=progress, cache_dir=cache_dir, update=update, stream=stream,
-                      chunk_rows=chunk_rows, ann=ann, embedder=embedder)
+                      chunk_rows=chunk_rows, ann=ann, embedder=embedder, limits=limits)
 
 
 def _build(catalog, out: Path, *, model, mapping, description_chars, progress, cache_dir, update, stream,
-           chunk_rows, ann, embedder):
+           chunk_rows, ann, embedder, limits):
     from diffscan.encoder.cache import EmbeddingCache, text_key
 
     if embedder is None:
@@ -120,7 +123,7 @@ def _build(catalog, out: Path, *, model, mapping, description_chars, progress, c
         description_chars = previous.manifest.get("text", {}).get("description_chars", description_chars)
         if mapping is None:
             mapping = {f: c for f, c in previous.manifest.get("column_mapping", {}).items() if c}
-    chunks, report_of, total = _listing_chunks(catalog, mapping, stream, chunk_rows)
+    chunks, report_of, total = _listing_chunks(catalog, mapping, stream, chunk_rows, limits)
     chunks = _peeked(chunks)
     if previous is not None:
         if model is not None and embedder(model).model_id != previous.model_id:

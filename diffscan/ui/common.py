@@ -30,7 +30,7 @@ CONTROLS = {
     "index": "Build or pick an index on the **Catalog** page.",
     "out": "Choose another index name on the **Catalog** page.",
     "model": "Rebuild the index on the **Catalog** page with this app's model.",
-    "limits": "Split the file, or build it with the command line's `--max-*` options.",
+    "limits": "Split the file, or build it on the command line with `diffscan build --limit NAME=VALUE`.",
 }
 
 

@@ -181,7 +181,8 @@ def test_missing_title_column_names_columns_and_map_option(tmp_path):
     with pytest.raises(CatalogError) as info:
         load_text(tmp_path, "sku,cost\n1,2\n")
     message = str(info.value)
-    assert "cat.csv" in message and "sku, cost" in message and "--map title=COLUMN" in message
+    assert "cat.csv" in message and "sku, cost" in message and "title=COLUMN" in message
+    assert "--map" not in message and info.value.parameter == "mapping"
 
 
 def test_binary_file(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -39,6 +40,11 @@ def button(at: AppTest, label: str):
 
 def texts(elements) -> list[str]:
     return [e.value for e in elements]
+
+
+def shown(elements) -> list[str]:
+    """Element texts as the reader sees them: the Markdown escapes of `ui.common.plain` removed."""
+    return [re.sub(r"\\(.)", r"\1", e.value) for e in elements]
 
 
 @pytest.fixture
@@ -225,7 +231,7 @@ def test_bad_upload_shows_the_error(app_env):
     assert texts(at.title) == ["Catalog"]
     at.file_uploader(key="catalog_upload").set_value(("broken.json", b'{"products": [1, 2', "application/json")).run()
     assert not at.exception
-    errors = texts(at.error)
+    errors = shown(at.error)
     assert errors and "broken.json is not valid JSON" in errors[0]
     assert ".diffscan/uploads" not in errors[0]  # names the user's file, not the staging copy
     assert not [b for b in at.button if b.label == "Build index"]
