@@ -97,6 +97,8 @@ def run_build(catalog: Path, out: Path, model: Optional[str], mapping: list[str]
     shown = report.skipped[:5]
     for s in shown:
         console.print(f"    row {s.row}: {escape(s.reason)}", style="dim")
+    if stats.get("model_note"):
+        console.print(f"{escape(stats['model_note'])} (--model chooses another).")
     if update:
         console.print(
             f"Update: {stats['added']:,} added, {stats['changed']:,} changed, {stats['deleted']:,} deleted, "
@@ -116,7 +118,7 @@ def run_build(catalog: Path, out: Path, model: Optional[str], mapping: list[str]
 def build(
     catalog: Path = typer.Argument(..., help="Catalog file: .csv .tsv .json .jsonl .parquet .xlsx"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Index folder to write (default: $DIFFSCAN_INDEX or .diffscan/index)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="'minilm' (bundled default), 'static' (fast tier) or a local sentence-transformers folder."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="'minilm' (English default), 'multilingual' (USE v3: Chinese and 15 more languages; the default when most titles are CJK), 'static' (fast tier) or a local sentence-transformers folder."),
     map_: list[str] = typer.Option([], "--map", help="Column mapping FIELD=COLUMN, e.g. --map title=product_name --map category=cat1,cat2."),
     description_chars: int = typer.Option(300, help="How much of each description joins the title in the embedded text."),
     update: bool = typer.Option(False, "--update", help="Update the existing index from this new export: embed only new and edited listings (by listing_id and text), drop listings no longer in it."),
@@ -481,7 +483,7 @@ def saturation(
     from diffscan.analyses.landscape import analyze_landscape
     from diffscan.analyses.projection import landscape_map
     from diffscan.present import export
-    from diffscan.present.figures import write_map
+    from diffscan.present.figures import font_note, write_map
 
     if fmt not in ("table", "json", "csv"):
         raise QueryError(f"Unknown --format '{fmt}': use table, json or csv.")
@@ -507,8 +509,11 @@ def saturation(
         err.print(f"Wrote {clusters_out}")
     if map_to is not None:
         err.print("Projecting the listings for the map…")
-        write_map(landscape_map(idx, landscape, color_by=color_by), landscape, map_to)
-        err.print(f"Wrote {map_to}")
+        frame = landscape_map(idx, landscape, color_by=color_by)
+        write_map(frame, landscape, map_to)
+        err.print(f"Wrote {escape(str(map_to))}")
+        if map_to.suffix.lower() == ".png" and (note := font_note(frame, landscape)):
+            err.print(note)
 
 
 def _emit(text: str, out: Optional[Path]) -> None:

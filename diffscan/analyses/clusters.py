@@ -19,7 +19,7 @@ from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.decomposition import PCA
 
 from diffscan.core.similarity import NEAR_DUPLICATE, NearDuplicateRule
-from diffscan.core.text import phrases, tokens
+from diffscan.core.text import Segmenter, phrases, tokens, words
 
 __all__ = [
     "CLUSTERING", "ClusterParams", "agglomerate", "cluster_offers", "coarse_groups", "combined_similarity",
@@ -83,7 +83,7 @@ class ClusterParams:
 
 
 CLUSTERING = ClusterParams()
-# Scripts written without spaces (text.tokens cuts them into character bigrams).
+# Scripts written without spaces (text.words cuts Chinese into words).
 _CJK_RE = re.compile(r"^[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+$")
 
 
@@ -319,37 +319,43 @@ def coarse_groups(vectors: np.ndarray, *, params: ClusterParams = CLUSTERING) ->
 # ---- names ----------------------------------------------------------------------------------------
 
 
-def _title_terms(title: str, brand: str) -> set[str]:
+def _title_terms(title: str, brand: str, segmenter: Segmenter | None = None) -> set[str]:
     """Words and two-word phrases of a title that can name a cluster.
 
     Left out: numbers (sizes name a listing, not a kind), the brand, two-word phrases with a one-letter
-    word ("e serum"), and pairs of CJK bigrams (they overlap; single bigrams read better).
+    word ("e serum"), and two-word phrases with a Chinese word (one word reads better as a name). Chinese
+    comes cut into words by `segmenter`: no single characters, no marketing filler (`text.phrases`).
     """
-    brand_key = " ".join(tokens(brand)) if brand else ""
+    brand_key = " ".join(words(brand, segmenter)) if brand else ""
     out = set()
-    for p in phrases(title, max_n=2):
-        words = p.split()
+    for p in phrases(title, max_n=2, segmenter=segmenter):
+        parts = p.split()
         if p == brand_key or any(ch.isdigit() for ch in p):
             continue
-        if len(words) == 2 and (any(len(w) < 2 for w in words) or any(_CJK_RE.match(w) for w in words)):
+        if len(parts) == 2 and (any(len(w) < 2 for w in parts) or any(_CJK_RE.match(w) for w in parts)):
             continue
         out.add(p)
     return out
 
 
-def ctfidf_keywords(titles: Sequence[str], brands: Sequence[str], labels: np.ndarray, n_labels: int, top: int = 5) -> list[list[str]]:
+def ctfidf_keywords(titles: Sequence[str], brands: Sequence[str], labels: np.ndarray, n_labels: int, top: int = 5,
+                    *, segmenter: Segmenter | None = None) -> list[list[str]]:
     """c-TF-IDF keywords per label, as BERTopic computes them (class-based TF-IDF over title phrases).
 
     weight(t, c) = tf(t, c) / |c| x log(1 + A / f(t)), with tf counted once per listing, A the mean
-    number of phrases per class and f(t) the frequency of t over all classes.
+    number of phrases per class and f(t) the frequency of t over all classes. Chinese titles are cut
+    into words by `segmenter` (`usps.catalog_segmenter` of the index; by default one that knows the
+    Chinese brand names among `brands`, loaded only when a title has Chinese).
     """
+    if segmenter is None:  # cheap: jieba loads only if a title has Chinese
+        segmenter = Segmenter(set(brands))
     vocab: dict[str, int] = {}
     seen: dict[tuple[str, str], list[int]] = {}
     rows, cols = [], []
     for i, (t, b) in enumerate(zip(titles, brands)):
         key = (t, b)
         if key not in seen:
-            seen[key] = [vocab.setdefault(p, len(vocab)) for p in sorted(_title_terms(t, b))]
+            seen[key] = [vocab.setdefault(p, len(vocab)) for p in sorted(_title_terms(t, b, segmenter))]
         cols.extend(seen[key])
         rows.extend([i] * len(seen[key]))
     if not vocab:

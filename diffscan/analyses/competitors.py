@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from rapidfuzz import fuzz
 
+from diffscan.analyses.usps import catalog_segmenter, display
 from diffscan.core.lexical import row_dots
 from diffscan.core.similarity import is_near_duplicate, top_rows
 from diffscan.core.text import listing_text, maximal, model_codes, phrases
@@ -200,14 +201,16 @@ def find_competitors(
         + weights.category * same_cat
     )
     order = np.argsort(-score, kind="stable")[:k]
-    qphrases = phrases(text) if explain else set()
+    seg = catalog_segmenter(index) if explain else None  # Chinese words, with the catalog's brands
+    qphrases = phrases(text, segmenter=seg) if explain else set()
     chars = index.manifest["text"]["description_chars"]
     out: list[Competitor] = []
     for rank, j in enumerate(order, start=1):
         i = int(cand[j])
         rec = df.iloc[i]
         near = is_near_duplicate(float(semantic_cand[j]), title, rec["title"])
-        cphrases = phrases(listing_text(rec["title"], rec["brand"], rec["description"], chars)) if explain else set()
+        cphrases = (phrases(listing_text(rec["title"], rec["brand"], rec["description"], chars), segmenter=seg)
+                    if explain else set())
         price = float(rec["price"])
         out.append(
             Competitor(
@@ -225,9 +228,9 @@ def find_competitors(
                 same_category=bool(same_cat[j]),
                 near_duplicate=near,
                 kind="twin" if (near or codes[j]) else "substitute",
-                shared_phrases=maximal(qphrases & cphrases)[:8],
-                unique_to_query=maximal(qphrases - cphrases)[:8],
-                unique_to_competitor=maximal(cphrases - qphrases)[:8],
+                shared_phrases=[display(p) for p in maximal(qphrases & cphrases)[:8]],
+                unique_to_query=[display(p) for p in maximal(qphrases - cphrases)[:8]],
+                unique_to_competitor=[display(p) for p in maximal(cphrases - qphrases)[:8]],
             )
         )
     return CompetitorResult(query_text=text, query_id=listing_id, competitors=out)

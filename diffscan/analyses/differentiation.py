@@ -22,6 +22,7 @@ from diffscan.analyses.usps import (
     Point,
     Stated,
     UspParams,
+    catalog_segmenter,
     count_keys,
     listing_attributes,
     listing_stated,
@@ -35,7 +36,7 @@ from diffscan.core.attributes import (
     attribute_keys,
 )
 from diffscan.core.similarity import COSINE_SCALE, CosineScale
-from diffscan.core.text import tokens
+from diffscan.core.text import Segmenter, words
 from diffscan.errors import QueryError
 from diffscan.index.store import Index
 
@@ -213,7 +214,7 @@ _KIND_ORDER = {"material": 0, "feature": 1, "audience": 2, "use": 3, "colour": 4
 
 
 def _white_space(own: Stated, counts: Counter, wider_attrs: list[dict[str, str]], wider_ids: list[str],
-                 params: DifferentiationParams) -> list[Suggestion]:
+                 params: DifferentiationParams, segmenter: Segmenter | None = None) -> list[Suggestion]:
     """Attributes that listings a little further away state but no close competitor (nor the listing) does.
 
     A word the listing already says in another sense is not suggested ('green' to a green tea).
@@ -222,7 +223,7 @@ def _white_space(own: Stated, counts: Counter, wider_attrs: list[dict[str, str]]
     found: dict[str, list[int]] = {}
     for i, attrs in enumerate(wider_attrs):
         for key, wording in attrs.items():
-            if key not in mine and counts.get(key, 0) == 0 and " ".join(tokens(wording)) not in own.phrases:
+            if key not in mine and counts.get(key, 0) == 0 and " ".join(words(wording, segmenter)) not in own.phrases:
                 found.setdefault(key, []).append(i)
     ranked = sorted(found.items(), key=lambda kv: (_KIND_ORDER.get(kv[0].split(":")[0], 9), -len(kv[1]), kv[0]))
     out = []
@@ -262,9 +263,10 @@ def differentiation_score(semantic: list[float], unique_share: float, near_dupli
     return round(score, 1), parts, round(nearest, 4)
 
 
-def _unique_share(title: str, brand: str, counts: Counter, n: int, usp: UspParams) -> float:
+def _unique_share(title: str, brand: str, counts: Counter, n: int, usp: UspParams,
+                  segmenter: Segmenter | None = None) -> float:
     """Share of the title's phrases and attributes that fewer than `usp.usp_max_share` of the competitors state."""
-    keys = stated(title, brand).candidates()
+    keys = stated(title, brand, segmenter=segmenter).candidates()
     if not keys or n == 0:
         return 1.0 if n == 0 else 0.0
     return sum(counts.get(k, 0) < usp.usp_max_share * n for k in keys) / len(keys)
@@ -288,6 +290,7 @@ def differentiate(
         raise QueryError(f"The number of competitors to compare with (k) must be at least 1, not {k}.", parameter="k")
     result = find_competitors(index, text, listing_id=listing_id, k=params.wider * k, encoder=encoder, explain=False)
     close, wider = result.competitors[:k], result.competitors[k:]
+    segmenter = catalog_segmenter(index)  # Chinese words with the catalog's brands
     df = index.listings
     if listing_id is not None:
         row = index.row_of(str(listing_id))
@@ -296,7 +299,7 @@ def differentiate(
         own_category = " > ".join(df["category_path"].iat[row])
     else:
         title, brand = result.query_text.split("\n", 1)[0].strip()[:500], ""
-        own = stated(result.query_text, brand, title)
+        own = stated(result.query_text, brand, title, segmenter=segmenter)
         own_category = None
     rows = [index.row_of(c.listing_id) for c in close]
     comp_stated = [listing_stated(index, r) for r in rows]
@@ -304,7 +307,7 @@ def differentiate(
     counts = count_keys(comp_stated)
     near = sum(c.near_duplicate for c in close)
     score, parts, nearest = differentiation_score([c.semantic for c in close],
-                                                  _unique_share(title, brand, counts, n, params.usp), near, params=params)
+                                                  _unique_share(title, brand, counts, n, params.usp, segmenter), near, params=params)
     demand, source = _demand(df, rows)
     market = _market(close, own_category, params)
     wider = [c for c in wider if c.category in market]
@@ -313,7 +316,7 @@ def differentiate(
     suggestions = _dedupe(
         _leader_suggestions(own, comp_stated, demand, source, [c.listing_id for c in close], counts, params)
         + _missing_table_stakes(own, counts, comp_stated, params)
-        + _white_space(own, counts, wider_attrs, [c.listing_id for c in wider], params)
+        + _white_space(own, counts, wider_attrs, [c.listing_id for c in wider], params, segmenter)
     )
     return Differentiation(
         listing_id=None if listing_id is None else str(listing_id), title=title, text=result.query_text,

@@ -33,7 +33,7 @@ from diffscan.analyses.differentiation import (
     listing_stated,
 )
 from diffscan.analyses.landscape import NO_CATEGORY, analyze_landscape, distinct_offers
-from diffscan.analyses.usps import USP, UspParams, display, pick_usps
+from diffscan.analyses.usps import USP, UspParams, catalog_segmenter, display, pick_usps
 from diffscan.core.attributes import describe
 from diffscan.errors import QueryError
 from diffscan.index.store import Index
@@ -656,7 +656,8 @@ def _keywords(c: _Candidate, ctx: _Context) -> list[str]:
     df = ctx.index.listings
     titles = df["title"].to_numpy()[cat_rows].tolist()
     brands = df["brand"].fillna("").to_numpy()[cat_rows].tolist()
-    return [display(k) for k in cl.ctfidf_keywords(titles, brands, labels, 2)[1]]
+    keywords = cl.ctfidf_keywords(titles, brands, labels, 2, segmenter=catalog_segmenter(ctx.index))
+    return [display(k) for k in keywords[1]]
 
 
 def _name(c: _Candidate, keywords: list[str], cluster_label: str | None) -> str:

@@ -7,14 +7,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 
-from diffscan.core.attributes import (
-    CJK_CHARS,
-    attribute_keys,
-    attributes_of,
-    cjk_words,
-    describe,
-)
-from diffscan.core.text import maximal, normalize, phrases, tokens
+from diffscan.core.attributes import CJK_CHARS, attribute_keys, attributes_of, describe
+from diffscan.core.text import Segmenter, maximal, normalize, phrases, words
 from diffscan.index.store import Index
 
 
@@ -43,8 +37,9 @@ class UspParams:
 
 
 USP = UspParams()
-_CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
 _CJK_BIGRAM = re.compile(f"[{CJK_CHARS}]{{2}}")
+_CJK_END = re.compile(f"[{CJK_CHARS}]$")
+_CJK_START = re.compile(f"^[{CJK_CHARS}]")
 
 
 @dataclass
@@ -66,7 +61,7 @@ class Stated:
     """What one text states: phrases (all, for counting), phrases fit to show, and attributes."""
 
     phrases: set[str]
-    shown: set[str]  # phrases readable on their own: no bare numbers, no brand, CJK cut into words
+    shown: set[str]  # phrases readable on their own: no bare numbers, no brand
     attributes: dict[str, str]  # {"kind:value": wording}
     title_phrases: set[str] = field(default_factory=set)
 
@@ -81,19 +76,17 @@ class Stated:
         return out
 
 
-def stated(text: str, brand: str = "", title: str | None = None) -> Stated:
-    """Phrases and attributes of a listing text (`title` is the part shoppers read first)."""
-    found = phrases(text)
-    brand_tokens = set(tokens(brand)) if brand else set()
-    cjk = {" ".join(tokens(w)) for w in cjk_words(text)}
-    shown = {p for p in found if not _is_noise(p, brand_tokens) and (p.isascii() or _fits_cjk(p, cjk))}
-    title_phrases = phrases(title) & shown if title else set()
+def stated(text: str, brand: str = "", title: str | None = None, *, segmenter: Segmenter | None = None) -> Stated:
+    """Phrases and attributes of a listing text (`title` is the part shoppers read first).
+
+    Chinese is cut into words by `segmenter` (the index's `catalog_segmenter`, which knows its brands;
+    default: jieba's dictionary alone), so phrases are whole words, never characters astride two.
+    """
+    found = phrases(text, segmenter=segmenter)
+    brand_tokens = set(words(brand, segmenter)) if brand else set()
+    shown = {p for p in found if not _is_noise(p, brand_tokens)}
+    title_phrases = phrases(title, segmenter=segmenter) & shown if title else set()
     return Stated(found, shown, attributes_of([text])[0], title_phrases)
-
-
-def _fits_cjk(phrase: str, cjk: set[str]) -> bool:
-    """A phrase with CJK text is shown only when it is one whole CJK word, not a straddling bigram."""
-    return phrase in cjk or not any(_CJK_CHAR.match(w) for w in phrase.split())
 
 
 def _is_noise(phrase: str, brand_tokens: set[str]) -> bool:
@@ -105,12 +98,18 @@ def _is_noise(phrase: str, brand_tokens: set[str]) -> bool:
 
 
 def display(phrase: str) -> str:
-    """A phrase for reading: CJK character bigrams joined back ('不锈 锈钢' -> '不锈钢')."""
-    words = phrase.split()
-    if (len(words) > 1 and all(_CJK_BIGRAM.fullmatch(w) for w in words)
-            and all(a[1] == b[0] for a, b in pairwise(words))):
-        return words[0] + "".join(w[1] for w in words[1:])
-    return phrase
+    """A phrase for reading: Chinese words written together ('补水 保湿' -> '补水保湿', '精华 50ml' stays),
+    and CJK character bigrams joined back ('不锈 锈钢' -> '不锈钢')."""
+    parts = phrase.split()
+    if (len(parts) > 1 and all(_CJK_BIGRAM.fullmatch(w) for w in parts)
+            and all(a[1] == b[0] for a, b in pairwise(parts))):
+        return parts[0] + "".join(w[1] for w in parts[1:])
+    if len(parts) < 2:
+        return phrase
+    out = parts[0]
+    for a, b in pairwise(parts):
+        out += ("" if _CJK_END.search(a) and _CJK_START.match(b) else " ") + b
+    return out
 
 
 def count_keys(stated_list: list[Stated]) -> Counter:
@@ -129,8 +128,8 @@ def _point(key: str, wording: str, counts: Counter, n: int) -> Point:
 
 def _overlaps(phrase: str, wordings: list[str]) -> bool:
     """Whether a phrase shares a word with one of the wordings (CJK: contains one or is inside one)."""
-    words = set(phrase.split())
-    return any(words & set(w.split()) or (not w.isascii() and (w in phrase or phrase in w)) for w in wordings)
+    parts = set(phrase.split())
+    return any(parts & set(w.split()) or (not w.isascii() and (w in phrase or phrase in w)) for w in wordings)
 
 
 def pick_usps(candidates: dict[str, str], counts: Counter, n: int, title: str = "", *,
@@ -204,13 +203,24 @@ def listing_texts(index: Index) -> list[str]:
     return memo["texts"]
 
 
+def catalog_segmenter(index: Index) -> Segmenter:
+    """The index's Chinese segmenter: jieba's dictionary plus the catalog's brand names, made once per index.
+
+    Cheap to make: jieba loads only when Chinese text is first cut, and not at all for English catalogs.
+    """
+    memo = index.memo
+    if "segmenter" not in memo:
+        memo["segmenter"] = Segmenter(index.listings["brand"].fillna("").astype(str).unique())
+    return memo["segmenter"]
+
+
 def listing_stated(index: Index, row: int) -> Stated:
     """What a listing of the index states, computed once per index and row."""
     texts = listing_texts(index)
     memo = index.memo.setdefault("stated", {})
     if row not in memo:
         m = index.memo
-        memo[row] = stated(texts[row], m["brands"][row], m["titles"][row])
+        memo[row] = stated(texts[row], m["brands"][row], m["titles"][row], segmenter=catalog_segmenter(index))
     return memo[row]
 
 

@@ -6,6 +6,7 @@ The rules every load applies, whole-file or chunked (`chunks.CatalogChunks` runs
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -22,10 +23,28 @@ NUMERIC_FIELDS: dict[str, ValueParser] = {
 
 
 class Notes:
-    """Collects warnings while columns are parsed, keyed by row number."""
+    """Collects warnings while columns are parsed, keyed by row number; column-wide ones wait for
+    `settle` to learn which rows are used."""
 
     def __init__(self) -> None:
         self.items: list[RowWarning] = []
+        self._column_wide: list[tuple[pd.Index, str, str]] = []
+
+    def add_column_wide(self, rows: pd.Index, mask: np.ndarray, column: str, message: str) -> None:
+        """One warning standing for every row where ``mask`` is true (see `RowWarning.rows`)."""
+        self._column_wide.append((rows[mask], column, message))
+
+    def settle(self, table: pd.DataFrame) -> None:
+        """Column-wide warnings counted over the rows of ``table`` that have a title and a first id (the
+        others are skipped) and named by the first of them, so the warning is kept when its rows are."""
+        if not self._column_wide:
+            return
+        usable = table.index[((table["title"] != "") & ~table["listing_id"].duplicated()).to_numpy()]
+        for rows, column, message in self._column_wide:
+            rows = rows[rows.isin(usable)]
+            if len(rows):
+                self.items.append(RowWarning(int(rows[0]), column, message, len(rows)))
+        self._column_wide.clear()
 
     def add(self, rows: pd.Index, mask: np.ndarray, column: str, messages: list[str] | str) -> None:
         """Add a warning for each row where ``mask`` is true (one message, or one per flagged row)."""
@@ -54,14 +73,23 @@ def _cut(values: pd.Series, limit: int, column: str, notes: Notes, why: str = ""
 
 
 def _numbers(values: pd.Series, parse: ValueParser, column: str, notes: Notes) -> np.ndarray:
-    """Parse a numeric column once per distinct value; problems become warnings and NaN."""
+    """Parse a numeric column once per distinct value; problems become warnings and NaN, notes on kept
+    values (a range, a lower bound) one column-wide warning per kind with an example."""
     parsed = {v: parse(v) for v in values.unique()}
     numbers = values.map({v: (np.nan if n is None else n) for v, (n, _) in parsed.items()}).to_numpy(dtype=float)
     problems = values.map({v: p or "" for v, (_, p) in parsed.items()})
-    bad = (problems != "").to_numpy()
+    flagged = (problems != "").to_numpy()
+    bad = flagged & np.isnan(numbers)
     if bad.any():
         messages = [f"{column} {p} ({_shown(v.strip())})" for v, p in zip(values[bad], problems[bad])]
         notes.add(values.index, bad, column, messages)
+    noted = flagged & ~bad
+    if noted.any():
+        for kind in problems[noted].unique():
+            mask = noted & (problems == kind).to_numpy()
+            example, number = values[mask].iloc[0].strip(), numbers[mask][0]
+            message = f"{column} {kind} (e.g. {_shown(example)} read as {number:,g})"
+            notes.add_column_wide(values.index, mask, column, message)
     return numbers
 
 
@@ -71,10 +99,28 @@ def _category_paths(frame: pd.DataFrame, columns: list[str], separator: str | No
         return [[] for _ in range(len(frame))]
     if len(columns) == 1:
         values = frame[columns[0]]
-        paths = {v: split_category(v, separator) for v in values.unique()}
+        paths = {v: split_category(v, separator or _cjk_separator(v)) for v in values.unique()}
         return [list(paths[v]) for v in values]
     levels = [_cleaned(frame[c]).tolist() for c in columns]
     return [[level for level in row if level] for row in zip(*levels)]
+
+
+# Separators that split a category path only between Chinese or Japanese levels ("美妆/面霜",
+# "3C数码-手机"): "T-Shirts" or "Tools/Hardware" stay one level. split_category finds the others (">").
+_CJK_SEPARATORS = ("＞", "／", "/", "－", "-", "—")
+_STANDARD_SEPARATORS = (">", " / ", "|", "»")
+_HAN = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def _cjk_separator(value: str) -> str | None:
+    """The separator of a Chinese category path that split_category would not split, else None."""
+    if not _HAN.search(value) or value.lstrip().startswith("[") or any(s in value for s in _STANDARD_SEPARATORS):
+        return None
+    for separator in _CJK_SEPARATORS:
+        parts = [p for p in value.split(separator) if p.strip()]
+        if len(parts) > 1 and all(_HAN.search(p) for p in parts):
+            return separator
+    return None
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False)
@@ -163,9 +209,11 @@ def canonical_table(
             "rating": numbers["rating"],
             "review_count": numbers["review_count"],
             "sales": numbers["sales"],
+            "shop": text("shop"),
             "url": frame[one("url")].str.strip() if one("url") else empty,
             "extra": _extra_json(frame, [c for c in frame.columns if c not in used]),
         },
         index=frame.index,
     )
-    return table.astype({c: str for c in ("listing_id", "title", "description", "brand", "url", "extra")})
+    notes.settle(table)
+    return table.astype({c: str for c in ("listing_id", "title", "description", "brand", "shop", "url", "extra")})

@@ -18,27 +18,35 @@ CANONICAL_FIELDS = (
     "rating",
     "review_count",
     "sales",
+    "shop",
     "url",
 )
 
 
 _FIELD_ALIASES = {"category": "category_path", "id": "listing_id"}
+# English names, then the simplified Chinese of Taobao/Tmall/JD/Pinduoduo exports, then a few traditional ones.
 _SYNONYMS: dict[str, tuple[str, ...]] = {
-    "listing_id": ("listing_id", "id", "uniq_id", "product_id", "item_id", "sku", "asin", "index"),
-    "title": ("title", "product_title", "product_name", "item_name", "item_title", "listing_title", "name", "product"),
+    "listing_id": ("listing_id", "id", "uniq_id", "product_id", "item_id", "sku", "asin", "index",
+                   "宝贝id", "商品id", "商品编号", "宝贝编号", "商品编码", "商品货号", "货号", "sku编码", "编号", "商品編號"),
+    "title": ("title", "product_title", "product_name", "item_name", "item_title", "listing_title", "name", "product",
+              "宝贝标题", "商品标题", "商品名称", "宝贝名称", "商品名", "产品名称", "标题", "名称", "商品名稱", "標題", "名稱"),
     "description": (
         "description", "product_description", "long_description", "desc", "body_html", "body",
         "details", "product_details", "about", "about_product", "about_this_item",
+        "描述", "详情", "商品描述", "宝贝描述", "商品详情", "宝贝详情", "产品描述", "詳情", "商品詳情",
     ),
-    "brand": ("brand", "brand_name", "manufacturer", "maker", "vendor"),
-    "price": ("price", "sale_price", "current_price", "selling_price", "final_price", "discounted_price", "amount"),
+    "brand": ("brand", "brand_name", "manufacturer", "maker", "vendor", "品牌", "品牌名称", "品牌名"),
+    "price": ("price", "sale_price", "current_price", "selling_price", "final_price", "discounted_price", "amount",
+              # What a shopper pays first: after coupons, promotion, the current price, the list price.
+              "到手价", "券后价", "促销价", "现价", "售价", "价格", "一口价", "商品价格", "单价", "售價", "價格"),
     "rating": (
         "rating", "average_review_rating", "average_rating", "avg_rating", "review_rating", "stars",
-        "rating_value", "product_rating",
+        "rating_value", "product_rating", "评分", "商品评分", "宝贝评分", "評分",
     ),
     "review_count": (
         "review_count", "reviews_count", "number_of_reviews", "num_reviews", "review_counts",
         "ratings_count", "rating_count", "number_of_ratings", "num_ratings", "reviews",
+        "评价数", "评论数", "累计评价", "评价人数", "评价数量", "评论数量", "累计评论", "評價數", "評論數",
     ),
     # Units sold, exact names only: "sales rank" or "units per pack" are not sales.
     "sales": (
@@ -47,15 +55,21 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "monthly_sold", "recent_sales", "orders", "order_count", "number_of_orders", "num_orders",
         "purchases", "purchase_count", "bought", "bought_in_past_month", "bought_past_month",
         "销量", "月销量", "月销", "总销量", "累计销量", "销售量", "付款人数", "已售", "已售件数",
-        "成交量", "购买人数", "收货人数", "30天销量",
+        "成交量", "购买人数", "收货人数", "30天销量", "銷量", "月銷量",
     ),
-    "url": ("url", "product_url", "link", "product_link", "page_url", "href"),
+    # The store a listing sells in: on Taobao/Tmall/JD many shops resell one brand.
+    "shop": ("shop", "shop_name", "store", "store_name", "seller", "seller_name", "merchant", "merchant_name",
+             "店铺", "店铺名称", "店铺名", "店名", "卖家", "卖家昵称", "商家", "商家名称", "掌柜", "店鋪", "店鋪名稱", "賣家"),
+    "url": ("url", "product_url", "link", "product_link", "page_url", "href",
+            "链接", "商品链接", "宝贝链接", "商品地址", "宝贝地址", "网址", "連結", "商品連結"),
 }  # fmt: skip
 
 
 _CATEGORY_PATH_NAMES = (
     "category_path", "categories", "breadcrumb", "breadcrumbs", "amazon_category_and_sub_category",
-    "category_tree", "product_category_tree", "product_category", "category", "category_name",
+    "category_tree", "product_category_tree", "product_category",
+    "类目", "商品类目", "宝贝类目", "分类", "商品分类", "类目路径", "所属类目", "类别", "類目", "分類", "類別",
+    "category", "category_name",
 )  # fmt: skip
 
 
@@ -70,6 +84,9 @@ _CATEGORY_CHAIN = (
 
 
 _NUMBERED_LEVEL = re.compile(r"^(?:category|cat|categorylevel|catlevel|level|lvl)(\d+)(?:name)?$")
+# 一级类目, 二级类目, ... (first-level category, second-level, ...)
+_CHINESE_LEVEL = re.compile(r"^([一二三四五六])级(?:类目|分类)(?:名称)?$")
+_CHINESE_DIGITS = "一二三四五六"
 
 
 def _norm(name: str) -> str:
@@ -122,6 +139,9 @@ def _detect_category_columns(
         return [path_column]
     numbered = sorted(
         ((int(m.group(1)), c) for c in columns if c not in used and (m := _NUMBERED_LEVEL.match(_norm(c)))),
+    ) or sorted(
+        (_CHINESE_DIGITS.index(m.group(1)), c) for c in columns
+        if c not in used and (m := _CHINESE_LEVEL.match(_norm(c)))
     )
     if len(numbered) >= 2:
         return [c for _, c in numbered]

@@ -33,9 +33,16 @@ from typing import BinaryIO, Callable
 import numpy as np
 import pandas as pd
 
-from diffscan.catalog.limits import LOAD_LIMITS, RATIO_MIN_BYTES, LoadLimits, limit_error
+from diffscan.catalog.limits import (
+    LOAD_LIMITS,
+    RATIO_MIN_BYTES,
+    LoadLimits,
+    limit_error,
+)
 from diffscan.catalog.report import RowWarning, count_line, plural, reason_kind
 from diffscan.catalog.sniff import (
+    ENCODING_SAMPLE,
+    EncodingSample,
     detect_encoding,
     format_from_name,
     guess_delimiter,
@@ -50,8 +57,8 @@ _DECOMPRESS_ERRORS = (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error)
 
 DEFAULT_CHUNK_ROWS = 50_000
 HEAD_BYTES = 1 << 20
-# Encodings are guessed on the first 16 MB (the whole file below that) and confirmed on the whole file.
-_SAMPLE_BYTES = 16 << 20
+# Encodings are guessed on a sample (`sniff.EncodingSample`: the start, then blocks from across the
+# file) and confirmed on the whole file.
 _BLOCK = 1 << 20
 
 _JSON_LIST_KEYS = ("products", "items", "data", "listings", "records", "results", "rows")
@@ -214,6 +221,44 @@ def _decodes_fully(path: Path, limits: LoadLimits) -> Callable[[str], bool]:
     return decodes
 
 
+def spread_lines(path: Path, limits: LoadLimits, start: int, sample: EncodingSample = ENCODING_SAMPLE) -> bytes:
+    """Whole lines from ``sample.blocks`` blocks past the first ``start`` bytes, for judging a legacy
+    encoding where the start is ASCII: a plain file's blocks spread evenly (with seeks), else (through
+    compression, or when those are all ASCII) the first blocks holding non-ASCII bytes. Memory stays
+    within blocks x block_bytes."""
+    if compression_of(path) is None:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            blocks = []
+            for i in range(sample.blocks):
+                f.seek(start + (size - start) * i // sample.blocks)
+                blocks.append(_whole_lines(f.read(sample.block_bytes)))
+        if any(_NON_ASCII.search(b) for b in blocks):
+            return b"\n".join(b for b in blocks if b)
+    blocks = []
+    with open_counted(path, limits) as f:
+        skipped = 0
+        while skipped < start:  # skip the start a block at a time, never holding it
+            read = len(f.read(min(_BLOCK, start - skipped)))
+            skipped += read or start
+        for block in iter(lambda: f.read(sample.block_bytes), b""):
+            if _NON_ASCII.search(block):
+                blocks.append(_whole_lines(block))
+                if len(blocks) >= sample.blocks:
+                    break
+    return b"\n".join(b for b in blocks if b)
+
+
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+def _whole_lines(block: bytes) -> bytes:
+    """The lines of a block that it holds whole (from its first line end to its last): where a line
+    starts, a double-byte character starts too."""
+    first, last = block.find(b"\n"), block.rfind(b"\n")
+    return block[first + 1 : last] if 0 <= first < last else b""
+
+
 # ---------------------------------------------------------------------------------------------
 # The reader
 # ---------------------------------------------------------------------------------------------
@@ -275,11 +320,15 @@ class RawReader:
     # --- delimited text, JSON and JSON Lines
     def _text(self, fmt: str | None) -> Iterator[RawChunk]:
         path, limits = self.path, self.limits
-        sample = read_start(path, _SAMPLE_BYTES + 1, limits)
-        whole = len(sample) <= _SAMPLE_BYTES
+        head_bytes = ENCODING_SAMPLE.head_bytes
+        sample = read_start(path, head_bytes + 1, limits)
+        whole = len(sample) <= head_bytes
         if not whole and b"\n" in sample:
             sample = sample[: sample.rindex(b"\n") + 1]  # no character split at the end
-        encoding = detect_encoding(sample, path, fmt or "csv", None if whole else _decodes_fully(path, limits))
+        encoding = detect_encoding(
+            sample, path, fmt or "csv", None if whole else _decodes_fully(path, limits),
+            None if whole else lambda: spread_lines(path, limits, len(sample), ENCODING_SAMPLE), ENCODING_SAMPLE,
+        )
         self.encoding = encoding
         start = sample[:65536].decode(encoding, errors="replace").lstrip("\ufeff")
         if not start.strip():

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
+from diffscan.catalog.sniff import guessed_encoding_warning
+
 
 def reason_kind(text: str) -> str:
     """Group key of a reason or warning message: the text before its parenthesized detail."""
@@ -29,11 +31,18 @@ class SkippedRow:
 
 @dataclass
 class RowWarning:
-    """A value in a used row that was changed or dropped, e.g. an unparseable price kept as NaN."""
+    """A value in a used row that was changed or dropped, e.g. an unparseable price kept as NaN.
+
+    ``rows`` is None for a warning about row ``row`` alone. A column-wide warning, for values read in a
+    way the user should know but that are normal in the export (a Taobao ``1万+`` is a lower bound, a
+    ``39-59`` price a range), stands for ``rows`` rows from ``row`` on: one line, not one per row. Row 0
+    is the file itself (a guessed encoding).
+    """
 
     row: int
     column: str
     message: str
+    rows: int | None = None
 
     @property
     def kind(self) -> str:
@@ -76,20 +85,46 @@ class LoadReport:
     skipped: list[SkippedRow] = field(default_factory=list)
     warnings: list[RowWarning] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # Column-wide warnings come one per chunk: merged into one per column and kind. A guessed
+        # encoding is the report's first warning.
+        merged: dict[tuple[str, str], RowWarning] = {}
+        warnings = []
+        for w in self.warnings:
+            if w.rows is None:
+                warnings.append(w)
+            elif (key := (w.column, w.kind)) in merged:
+                merged[key].rows += w.rows
+            else:
+                merged[key] = RowWarning(w.row, w.column, w.message, w.rows)
+                warnings.append(merged[key])
+        guessed = guessed_encoding_warning(self.encoding)
+        if guessed and not any(w.row == 0 and w.message == guessed for w in warnings):
+            warnings.insert(0, RowWarning(0, "", guessed, None))
+        self.warnings = warnings
+
     def skipped_by_reason(self) -> dict[str, int]:
         """Number of skipped rows per reason kind, most frequent first."""
         return dict(Counter(s.kind for s in self.skipped).most_common())
 
+    @property
+    def warning_count(self) -> int:
+        """Warnings as rows warned: a column-wide warning counts the rows it stands for."""
+        return sum(1 if w.rows is None else w.rows for w in self.warnings)
+
     def warnings_by_kind(self) -> dict[str, int]:
         """Number of warnings per kind, most frequent first."""
-        return dict(Counter(w.kind for w in self.warnings).most_common())
+        counts: Counter[str] = Counter()
+        for w in self.warnings:
+            counts[w.kind] += 1 if w.rows is None else w.rows
+        return dict(counts.most_common())
 
     def summary(self) -> str:
         """A few human lines: source, row counts with reasons, warnings, and the column mapping."""
         skipped = f"{len(self.skipped):,} skipped"
         if self.skipped:
             skipped += f" ({count_line(self.skipped_by_reason())})"
-        warned = plural(len(self.warnings), "warning")
+        warned = plural(self.warning_count, "warning")
         if self.warnings:
             warned += f" ({count_line(self.warnings_by_kind())})"
         encoding = f", encoding {self.encoding}" if self.encoding else ""
@@ -99,6 +134,8 @@ class LoadReport:
                 f"{self.path} ({self.format}{encoding})",
                 f"{plural(self.rows_read, 'row')} read, {self.rows_used:,} used, {skipped}; {warned}",
                 f"columns: {mapping}",
+                *(f"note: {w.message}" for w in self.warnings if w.row == 0 and not w.column),
+                *(f"note: {w.message}, in {plural(w.rows, 'row')}" for w in self.warnings if w.rows is not None),
             ]
         )
 

@@ -10,22 +10,32 @@ import pandas as pd
 
 _ABSENT = {"", "-", "--", "n/a", "na", "none", "null", "nan", "nil"}
 _CURRENCY = re.compile(
-    r"(?i)us\$|c\$|a\$|[$£€¥₹₩₽]|\b(?:usd|gbp|eur|inr|jpy|cny|rmb|cad|aud|chf|rs|mrp)\b\.?|/-$"
+    r"(?i)us\$|c\$|a\$|nt\$|hk\$|[$£€¥₹₩₽元]|人民币"
+    r"|\b(?:usd|gbp|eur|inr|jpy|cny|rmb|twd|ntd|hkd|cad|aud|chf|rs|mrp)\b\.?|/-$"
 )
+# Fullwidth forms (Chinese and Japanese input methods type ￥３９．９) as their ASCII twins.
+_HALFWIDTH = {**{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}, 0xFFE5: ord("¥"), 0x3000: ord(" ")}
 
 
 _NUMBER = re.compile(r"^[+-]?\d[\d.,'\s]*$")
-_RANGE = re.compile(r"\s+(?:-|–|—|to)\s+|\s*[–—]\s*")
+# "16.99 - 19.99", "£10 to £12", and the unspaced ranges of Chinese exports ("39-59", "39~59", "39至59").
+_RANGE = re.compile(r"\s+(?:-|–|—|to)\s+|\s*[–—~〜至]\s*|(?<=[\d元])-(?=\D{0,3}\d)")
+RANGE_NOTE = "is a range, the low end was used"
+LOWER_BOUND_NOTE = "is a lower bound"
 _RATING = re.compile(
-    r"(?i)^(\d+(?:[.,]\d+)?)\s*(?:(?:out\s+of|/|of)\s*(\d+(?:[.,]\d+)?))?\s*(?:stars?)?$"
+    r"(?i)^(\d+(?:[.,]\d+)?)\s*(?:(?:out\s+of|/|of)\s*(\d+(?:[.,]\d+)?))?\s*(?:stars?|分)?$"
 )
 
 
-# A count: its number (maybe in scientific notation), a k/m/万/亿 multiplier, then any words ("5 new").
+# A count: its number (maybe in scientific notation), a k/m/千/万/w/亿 multiplier, then any words
+# ("5 new", "+人付款"). Chinese words may come first too ("月销1万+", "已售2.3万件").
 _COUNT = re.compile(
-    r"(?i)^\(?\s*(\d[\d.,'\s]*?(?:e[+-]?\d{1,4})?)\s*([km万亿](?![a-z]))?\)?(?:\s*[^\d\s.,'].*)?$"
+    r"(?i)^\(?\s*(\d[\d.,'\s]*?(?:e[+-]?\d{1,4})?)\s*([kmw千万萬亿億](?![a-z]))?\)?(?:\s*([^\d\s.,'].*))?$"
 )
-_SCALES = {"k": 1e3, "m": 1e6, "万": 1e4, "亿": 1e8}
+_SCALES = {"k": 1e3, "m": 1e6, "千": 1e3, "万": 1e4, "萬": 1e4, "w": 1e4, "亿": 1e8, "億": 1e8}
+_CJK_PREFIX = re.compile(r"^[\u4e00-\u9fff]+\s*[:：]?\s*(?=\d)")
+# "1万+", "500+ bought", "10万以上", "2千多": at least the figure shown.
+_AT_LEAST = re.compile(r"^(?:\+|以上|多)")
 _EXPONENT = re.compile(r"(?i)^(.+?)e([+-]?\d{1,4})$")
 # Counts are whole and below this: a larger figure is a unit or parsing slip, not reviews or sales.
 MAX_COUNT = 10**10
@@ -56,12 +66,15 @@ def _to_number(text: str, *, dot_groups_thousands: bool) -> float | None:
         return None
 
 
+# (value, message): message None when fine; value None with a message when dropped (a problem); a value
+# with a message is kept and noted once per column (a range's low end, a count's lower bound).
 ValueParser = Callable[[object], tuple[float | None, str | None]]
 
 
 def read_price(value: object) -> tuple[float | None, str | None]:
-    """Price and the problem found (None when fine or absent); ranges take the lower bound."""
-    text = plain(value)
+    """Price and the problem found (None when fine or absent); a range gives its low end, with the note
+    RANGE_NOTE. Fullwidth forms and Chinese currency marks are read (``￥39.9``, ``39.90元``, ``RMB 59``)."""
+    text = plain(value).translate(_HALFWIDTH).strip()
     if text.lower() in _ABSENT:
         return None, None
     parts = [p for p in _RANGE.split(text) if p.strip()]
@@ -77,12 +90,14 @@ def read_price(value: object) -> tuple[float | None, str | None]:
     price = min(prices)
     if not math.isfinite(price):
         return None, "not a number"
-    return (None, "is negative") if price < 0 else (price, None)
+    if price < 0:
+        return None, "is negative"
+    return price, (RANGE_NOTE if len(prices) > 1 else None)
 
 
 def read_rating(value: object) -> tuple[float | None, str | None]:
     """Rating on the 0-5 scale (``4.5``, ``4,5``, ``4.5 out of 5 stars``, ``8/10`` rescaled)."""
-    text = plain(value)
+    text = plain(value).translate(_HALFWIDTH).strip()
     if text.lower() in _ABSENT:
         return None, None
     if text.endswith("%"):
@@ -100,9 +115,10 @@ def read_rating(value: object) -> tuple[float | None, str | None]:
 
 
 def read_count(value: object) -> tuple[float | None, str | None]:
-    """Count from ``1,234``, ``1.234``, ``1 234``, ``1.2k``, ``3万``, ``1e9``, ``5 new`` (the leading number);
-    None when absent. A count is whole, not negative and at most MAX_COUNT, else a problem."""
-    text = plain(value)
+    """Count from ``1,234``, ``1.234``, ``1 234``, ``1.2k``, ``3万``, ``1e9``, ``5 new``, ``月销1万+``
+    (the leading number); None when absent. A count is whole, not negative and at most MAX_COUNT, else
+    a problem; ``1.2万+``, ``500+``, ``10万以上`` are kept with the note LOWER_BOUND_NOTE."""
+    text = _CJK_PREFIX.sub("", plain(value).translate(_HALFWIDTH).strip())
     if text.lower() in _ABSENT:
         return None, None
     if text.startswith("-") and _COUNT.match(text[1:].strip()):
@@ -116,7 +132,7 @@ def read_count(value: object) -> tuple[float | None, str | None]:
         return None, f"is above {MAX_COUNT:,}"
     if not count.is_integer():
         return None, "is not a whole number"
-    return count, None
+    return count, (LOWER_BOUND_NOTE if _AT_LEAST.match(match.group(3) or "") else None)
 
 
 def _count_number(text: str) -> float | None:

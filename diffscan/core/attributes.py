@@ -3,7 +3,11 @@
 Vocabularies map the many ways sellers say a thing ("BPA-free", "bpa free", "无BPA") to one canonical
 value, and regexes read sizes and quantities ("750ml", "1.0 L", "Pack of 6", "500毫升"). Attributes are
 what niches are made of (material x use x size x audience) and what USPs and table stakes are about.
-Chinese and other text without spaces is matched by substring, Latin text on word boundaries.
+Chinese and other text without spaces is matched by substring, Latin text on word boundaries. Chinese
+forms map to the English canonical values ("不锈钢" and "stainless steel" are both
+`material:stainless steel`); claims common on Chinese marketplaces with no English form here yet (功效
+such as 补水, 保湿, 控油; skin types; 套装) get English canonical values too, so keys read the same in
+every language.
 """
 
 from __future__ import annotations
@@ -14,6 +18,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from diffscan.core.text import normalize
+
+# CJK ideographs, kana and hangul (the same ranges text.tokens cuts into bigrams).
+CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+# A number may follow a CJK character directly ("精华液50ml", "装30片"), not a Latin letter or digit.
+_NO_WORD_BEFORE = rf"(?<![^\W{CJK_CHARS}])(?<![.,])"
 
 KINDS = ("material", "size", "quantity", "colour", "audience", "use", "feature")
 
@@ -44,7 +53,7 @@ MATERIAL = {
     "polyester": ["polyester", "涤纶"],
     "nylon": ["nylon", "尼龙"],
     "linen": ["linen", "亚麻"],
-    "silk": ["silk", "丝绸", "真丝"],
+    "silk": ["silk", "丝绸", "真丝", "蚕丝"],
     "paper": ["paper", "cardboard", "纸"],
     "metal": ["metal", "金属"],
     "tpu": ["tpu"],
@@ -64,25 +73,25 @@ MATERIAL = {
 COLOUR = {
     "black": ["black", "黑色"],
     "white": ["white", "白色"],
-    "red": ["red", "红色"],
+    "red": ["red", "红色", "正红", "大红"],
     "blue": ["blue", "蓝色"],
-    "navy": ["navy", "navy blue", "藏青色"],
+    "navy": ["navy", "navy blue", "藏青色", "藏蓝"],
     "green": ["green", "sage green", "绿色"],
     "yellow": ["yellow", "黄色"],
     "orange": ["orange", "橙色"],
     "purple": ["purple", "violet", "lilac", "lavender", "紫色"],
-    "pink": ["pink", "粉色", "粉红色"],
+    "pink": ["pink", "粉色", "粉红色", "玫红", "玫瑰色"],
     "grey": ["grey", "gray", "stone grey", "charcoal grey", "灰色"],
-    "brown": ["brown", "棕色"],
-    "beige": ["beige", "ivory", "米色"],
-    "gold": ["gold", "golden", "金色"],
+    "brown": ["brown", "棕色", "咖啡色"],
+    "beige": ["beige", "ivory", "米色", "卡其色", "裸色"],
+    "gold": ["gold", "golden", "金色", "香槟色"],
     "silver": ["silver", "银色"],
     "clear": ["clear", "transparent", "frosted clear", "透明"],
     "multicolour": ["multicolour", "multicolor", "multi colour", "multi color", "assorted colour",
                     "assorted color", "rainbow", "彩色"],
     "teal": ["teal", "turquoise"],
     "olive": ["olive green"],
-    "maroon": ["maroon", "burgundy"],
+    "maroon": ["maroon", "burgundy", "酒红"],
 }
 # A colour word followed by one of these names a food or a flavour, not a colour ("black pepper").
 _NOT_A_COLOUR_AFTER = frozenset(
@@ -98,17 +107,19 @@ AUDIENCE = {
     "baby": ["baby", "babies", "infant", "newborn", "婴儿", "宝宝"],
     "boys": ["boys", "boy", "男孩"],
     "girls": ["girls", "girl", "女孩"],
-    "men": ["men", "mens", "men's", "male", "gents", "男士", "男款"],
-    "women": ["women", "womens", "women's", "ladies", "woman", "female", "女士", "女款"],
+    "men": ["men", "mens", "men's", "male", "gents", "男士", "男款", "男生", "男性"],
+    "women": ["women", "womens", "women's", "ladies", "woman", "female", "女士", "女款", "女生", "女性"],
+    "pregnant women": ["孕妇", "孕期", "孕妈"],
     "adults": ["adult", "adults", "成人"],
-    "seniors": ["senior", "seniors", "elderly", "老人"],
+    "seniors": ["senior", "seniors", "elderly", "老人", "中老年"],
     "teens": ["teen", "teens", "teenager", "teenagers"],
     "dogs": ["dog", "dogs", "puppy", "puppies", "狗", "犬"],
     "cats": ["cat", "cats", "kitten", "kittens", "猫"],
     "left-handed": ["left handed", "lefty", "left hand", "左手"],
-    "sensitive skin": ["sensitive skin"],
-    "oily skin": ["oily skin"],
-    "dry skin": ["dry skin"],
+    "sensitive skin": ["sensitive skin", "敏感肌", "敏感皮肤"],
+    "oily skin": ["oily skin", "油皮", "油性皮肤", "油性肌肤"],
+    "dry skin": ["dry skin", "干皮", "干性皮肤", "干性肌肤"],
+    "combination skin": ["混合皮", "混合肌", "混合性皮肤", "混合性肌肤"],
     "curly hair": ["curly hair"],
     "diabetic": ["diabetic", "diabetic friendly", "diabetes"],
     "beginners": ["beginner", "beginners", "初学者"],
@@ -141,7 +152,8 @@ USE = {
     "birthday": ["birthday", "生日"],
     "christmas": ["christmas", "xmas", "圣诞"],
     "wedding": ["wedding", "婚礼"],
-    "gift": ["gift", "gifts", "present", "礼物", "礼品"],
+    "gift": ["gift", "gifts", "present", "礼物", "礼品", "礼盒", "送礼"],
+    "makeup removal": ["卸妆"],
     "cleaning": ["cleaning", "cleaner", "清洁"],
     "laundry": ["laundry", "washing clothes", "洗衣"],
     "pooja": ["pooja", "puja"],
@@ -175,6 +187,7 @@ FEATURE = {
     "handmade": ["handmade", "hand made", "handcrafted", "手工"],
     "non toxic": ["non toxic", "无毒"],
     "fragrance free": ["fragrance free", "unscented", "无香"],
+    "alcohol free": ["无酒精"],
     "paraben free": ["paraben free"],
     "sulfate free": ["sulfate free", "sulphate free"],
     "antibacterial": ["antibacterial", "anti bacterial", "germ protection", "抗菌"],
@@ -206,6 +219,28 @@ FEATURE = {
     "thick": ["extra thick", "thick"],
     "extra long": ["extra long"],
     "lightweight": ["lightweight", "ultralight", "轻便", "轻量"],
+    # Skin and hair care claims (功效) of Chinese listings.
+    "hydrating": ["补水"],
+    "moisturizing": ["保湿", "补湿"],
+    "whitening": ["美白", "亮白", "透白"],
+    "brightening": ["提亮", "亮肤"],
+    "oil control": ["控油"],
+    "sun protection": ["防晒"],
+    "anti wrinkle": ["抗皱", "去皱", "淡纹"],
+    "anti ageing": ["抗老", "抗衰", "抗初老"],
+    "firming": ["紧致"],
+    "anti acne": ["祛痘", "去痘", "痘痘"],
+    "exfoliating": ["去角质"],
+    "spot fading": ["淡斑", "祛斑"],
+    "repairing": ["修护", "修复"],
+    "soothing": ["舒缓"],
+    "nourishing": ["滋润", "滋养"],
+    "pore minimizing": ["毛孔"],
+    "blackhead removal": ["黑头"],
+    "concealing": ["遮瑕"],
+    "long lasting": ["持久", "长效"],
+    "anti dandruff": ["去屑"],
+    "anti hair loss": ["防脱"],
 }
 
 # Sizes said in words; numeric sizes ("750ml") come from a regex below.
@@ -219,12 +254,18 @@ SIZE_WORDS = {
     "king size": ["king size"],
     "a4": ["a4"],
     "a5": ["a5"],
-    "travel size": ["travel size", "travel sized"],
+    "travel size": ["travel size", "travel sized", "旅行装", "小样"],
     "family size": ["family size", "family pack"],
 }
 
+# Quantities said in words; counted ones ("6 pack", "3件套") come from a regex below.
+QUANTITY_WORDS = {
+    "set": ["套装", "套盒", "套组"],
+}
+
 VOCABULARIES: dict[str, dict[str, list[str]]] = {
-    "size": SIZE_WORDS, "material": MATERIAL, "colour": COLOUR, "audience": AUDIENCE, "use": USE, "feature": FEATURE,
+    "size": SIZE_WORDS, "quantity": QUANTITY_WORDS, "material": MATERIAL, "colour": COLOUR, "audience": AUDIENCE,
+    "use": USE, "feature": FEATURE,
 }
 
 # Sizes: a number and a unit. Units are canonicalized so "1.0 L", "1l" and "1 litre" agree.
@@ -242,7 +283,7 @@ _UNITS = {
 _SPACED_UNITS = {"fl oz", "inch", "ft", "lumen"}
 _NUMBER = r"(\d+(?:[.,]\d+)?)"
 _SIZE_RE = re.compile(
-    rf"(?<![\w.,]){_NUMBER}\s*("
+    rf"{_NO_WORD_BEFORE}{_NUMBER}\s*("
     + "|".join(sorted((re.escape(u) for u in _UNITS), key=len, reverse=True))
     + r")(?:e?s)?(?![a-z0-9])"
 )
@@ -259,9 +300,16 @@ _QUANTITY_UNITS = {
 }
 _QUANTITY_RE = re.compile(
     r"(?:(?<![\w.])(?:pack|set|box|bundle|case) of (\d+)(?![\w.]))"
-    r"|(?:(?<![\w.,])(\d+)\s*(?:x\s*)?("
+    r"|(?:" + _NO_WORD_BEFORE + r"(\d+)\s*(?:x\s*)?("
     + "|".join(sorted((re.escape(u) for u in _QUANTITY_UNITS), key=len, reverse=True))
     + r")(?![a-z]))"
+)
+# Chinese numerals before a counter: "两支装", "三件套" (2 to 99; "一件" is mostly "一件代发", dropshipping).
+_CJK_DIGITS = {"两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CJK_COUNTERS = [u for u in _QUANTITY_UNITS if not u.isascii()]
+_CJK_QUANTITY_RE = re.compile(
+    r"(?<![一二两三四五六七八九十百千万\d])([二两三四五六七八九]?十[二三四五六七八九]?|[两二三四五六七八九])("
+    + "|".join(re.escape(u) for u in _CJK_COUNTERS) + ")"
 )
 _AGE_RE = re.compile(
     r"(?<![\w])(?:ages?|aged|for ages)\s*(\d+)\s*(?:(\+|plus)|(?:-|to|–)\s*(\d+))?(?:\s*(?:years?|yrs?))?"
@@ -344,6 +392,19 @@ def _quantities(text: str) -> list[Attribute]:
     return out
 
 
+def _cjk_number(numeral: str) -> int:
+    """'两' -> 2, '十二' -> 12, '二十' -> 20, '二十四' -> 24."""
+    if "十" not in numeral:
+        return _CJK_DIGITS[numeral]
+    tens, _, ones = numeral.partition("十")
+    return (_CJK_DIGITS[tens] if tens else 1) * 10 + (_CJK_DIGITS[ones] if ones else 0)
+
+
+def _cjk_quantities(text: str) -> list[Attribute]:
+    return [Attribute("quantity", f"{_cjk_number(m.group(1))} {_QUANTITY_UNITS[m.group(2)]}", m.group(0))
+            for m in _CJK_QUANTITY_RE.finditer(text)]
+
+
 def _ages(text: str) -> list[Attribute]:
     out = []
     for m in _AGE_RE.finditer(text):
@@ -422,7 +483,7 @@ def _extract(text: str) -> tuple[Attribute, ...]:
     """extract_attributes, remembered: catalogs repeat texts, and several analyses read the same ones."""
     clean = _clean(text)
     found: dict[str, Attribute] = {}
-    for attr in _sizes(clean) + _quantities(clean) + _ages(clean) + _vocabulary(clean):
+    for attr in _sizes(clean) + _quantities(clean) + _cjk_quantities(clean) + _ages(clean) + _vocabulary(clean):
         found.setdefault(attr.key, attr)
     _drop_implied(found)
     order = {k: i for i, k in enumerate(KINDS)}
@@ -455,51 +516,3 @@ def describe(key: str) -> str:
     if kind == "use":
         return f"for {value}"
     return value
-
-
-# Common CJK product words that are not attributes: they only help cut text into readable words.
-CJK_WORDS = """保温杯 水杯 水壶 杯子 吸管 杯盖 盖子 大容量 容量 牙刷 软毛 刷头 磨豆机 咖啡 茶杯 茶具 玩具 积木 拼图 手机壳
-    瑜伽垫 帐篷 灯笼 营地 背包 收纳 笔记本 文具 洗发水 精华 面霜 宠物 狗窝 猫砂 猫抓板 幼儿园 学生 家用 套装 礼盒
-    正品 新款 包邮 加厚 超大 迷你 防摔 防漏 真空 轻便 耐用 可爱 粗细 磨芯 手摇""".split()
-
-
-@lru_cache(maxsize=1)
-def _cjk_dictionary() -> tuple[frozenset[str], int]:
-    """CJK words of the vocabularies and CJK_WORDS: a small dictionary for cutting CJK text into words."""
-    words = {normalize(f) for vocabulary in VOCABULARIES.values() for forms in vocabulary.values()
-             for f in forms if _is_cjk(f) and len(f) >= 2} | set(CJK_WORDS)
-    return frozenset(words), max((len(w) for w in words), default=2)
-
-
-# CJK ideographs, kana and hangul (the same ranges text.tokens cuts into bigrams).
-CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_CJK_RUN_RE = re.compile(f"[{CJK_CHARS}]+")
-
-
-def cjk_words(text: str) -> list[str]:
-    """Words of the CJK runs in a text: dictionary words by forward maximum matching, the rest in pairs.
-
-    Character bigrams find matches without a segmenter; this picks readable units to *show*
-    ('不锈钢', '真空') instead of bigrams that straddle two words ('钢保').
-    """
-    words, longest = _cjk_dictionary()
-    out: list[str] = []
-    for run in _CJK_RUN_RE.findall(normalize(text)):
-        i, rest = 0, ""
-        while i < len(run):
-            match = next((run[i:i + n] for n in range(min(longest, len(run) - i), 1, -1) if run[i:i + n] in words), None)
-            if match:
-                out.extend(_pairs(rest))
-                rest = ""
-                out.append(match)
-                i += len(match)
-            else:
-                rest += run[i]
-                i += 1
-        out.extend(_pairs(rest))
-    return out
-
-
-def _pairs(chars: str) -> list[str]:
-    """Unknown CJK characters in pairs (a lone trailing character is dropped, as a bigram would)."""
-    return [chars[i:i + 2] for i in range(0, len(chars) - 1, 2)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -79,3 +79,59 @@ class EmbeddingCache:
         """Shard count and size, for `diffscan` status output."""
         files = list(self.folder.glob("shard-*.npy")) if self.folder.is_dir() else []
         return {"folder": str(self.folder), "shards": len(files) // 2, "bytes": sum(f.stat().st_size for f in files)}
+
+
+# Fresh vectors go to the cache every this many texts, so a killed build keeps its embedding work
+# (about half a minute of MiniLM on 2 cores; larger shards would lose more, smaller ones slow lookups).
+CACHE_FLUSH_TEXTS = 4096
+
+
+def encode_cached(
+    texts: Sequence[str],
+    embed: Callable[[list[str]], np.ndarray],
+    dimension: int,
+    *,
+    batch_size: int,
+    progress: Callable[[int, int], None] | None = None,
+    cache: EmbeddingCache | None = None,
+    flush_every: int = CACHE_FLUSH_TEXTS,
+) -> np.ndarray:
+    """`embed` over the texts the cache does not hold, `batch_size` at a time, fresh vectors written to
+    the cache every `flush_every` texts: the one cache discipline of every local model."""
+    out = np.zeros((len(texts), dimension), dtype=np.float32)
+    todo = list(range(len(texts)))
+    keys = [text_key(t) for t in texts] if cache is not None else []
+    if cache is not None:
+        hits = cache.get(keys)
+        todo = [i for i, k in enumerate(keys) if k not in hits]
+        for i, k in enumerate(keys):
+            if k in hits:
+                out[i] = hits[k]
+    done = len(texts) - len(todo)
+    if progress:
+        progress(done, len(texts))
+    # Sort by length so batches hold texts of similar length: far less padding on CPU.
+    todo.sort(key=lambda i: len(texts[i]))
+    fresh_keys: list[bytes] = []
+    fresh_vecs: list[np.ndarray] = []
+
+    def flush() -> None:
+        if cache is not None and fresh_vecs:
+            cache.put(fresh_keys, np.vstack(fresh_vecs))
+            fresh_keys.clear()
+            fresh_vecs.clear()
+
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        vecs = embed([texts[i] for i in batch])
+        out[batch] = vecs
+        if cache is not None:
+            fresh_keys.extend(keys[i] for i in batch)
+            fresh_vecs.append(vecs)
+            if len(fresh_keys) >= flush_every:
+                flush()
+        done += len(batch)
+        if progress:
+            progress(done, len(texts))
+    flush()
+    return out

@@ -10,16 +10,21 @@ from typing import Protocol
 
 import numpy as np
 
-from diffscan.encoder.cache import EmbeddingCache, text_key
-from diffscan.encoder.models import bundled_model_path, model_fingerprint, resolve_model
+from diffscan.encoder.cache import (  # noqa: F401 (re-exported)
+    CACHE_FLUSH_TEXTS,
+    EmbeddingCache,
+    encode_cached,
+    text_key,
+)
+from diffscan.encoder.models import (
+    bundled_model_path,
+    is_multilingual_path,
+    model_fingerprint,
+    resolve_model,
+)
 from diffscan.errors import ModelError
 
 Progress = Callable[[int, int], None]
-
-# Fresh vectors go to the cache every this many texts, so a killed build keeps its embedding work
-# (about half a minute of MiniLM on 2 cores; larger shards would lose more, smaller ones slow lookups).
-CACHE_FLUSH_TEXTS = 4096
-
 
 class Embedder(Protocol):
     """What the build pipeline needs of a model: its identity, its dimension and `encode`. The local
@@ -61,53 +66,19 @@ class Encoder:
         *,
         batch_size: int | None = None,
         progress: Progress | None = None,
-        cache: "EmbeddingCache | None" = None,
+        cache: EmbeddingCache | None = None,
     ) -> np.ndarray:
         """Embed texts, re-using cached vectors; only unseen texts reach the model."""
         batch_size = batch_size or (4096 if self.static else 128)
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        todo = list(range(len(texts)))
-        keys = [text_key(t) for t in texts] if cache is not None else []
-        if cache is not None:
-            hits = cache.get(keys)
-            todo = [i for i, k in enumerate(keys) if k not in hits]
-            for i, k in enumerate(keys):
-                if k in hits:
-                    out[i] = hits[k]
-        done = len(texts) - len(todo)
-        if progress:
-            progress(done, len(texts))
-        # Sort by length so batches hold texts of similar length: far less padding on CPU.
-        todo.sort(key=lambda i: len(texts[i]))
-        fresh_keys: list[bytes] = []
-        fresh_vecs: list[np.ndarray] = []
 
-        def flush() -> None:
-            if cache is not None and fresh_vecs:
-                cache.put(fresh_keys, np.vstack(fresh_vecs))
-                fresh_keys.clear()
-                fresh_vecs.clear()
-
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start : start + batch_size]
-            vecs = self._model.encode(  # type: ignore[attr-defined]
-                [texts[i] for i in batch],
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
+        def embed(batch: list[str]) -> np.ndarray:
+            return self._model.encode(  # type: ignore[attr-defined]
+                batch, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
                 show_progress_bar=False,
             ).astype(np.float32)
-            out[batch] = vecs
-            if cache is not None:
-                fresh_keys.extend(keys[i] for i in batch)
-                fresh_vecs.append(vecs)
-                if len(fresh_keys) >= CACHE_FLUSH_TEXTS:
-                    flush()
-            done += len(batch)
-            if progress:
-                progress(done, len(texts))
-        flush()
-        return out
+
+        return encode_cached(texts, embed, self.dimension, batch_size=batch_size, progress=progress, cache=cache,
+                             flush_every=CACHE_FLUSH_TEXTS)  # read here: tests lower it
 
     def encode_one(self, text: str) -> np.ndarray:
         """Embed a single query text (no cache: a query is cheap and rarely repeats).
@@ -125,15 +96,22 @@ class Encoder:
             torch.set_num_threads(threads)
 
 
-_LOADED: dict[str, Encoder] = {}
+_LOADED: dict[str, Embedder] = {}
 
 
 def load_encoder(spec: str | os.PathLike | None = None) -> Encoder:
-    """Load a model once per process from a local folder (never from a hub)."""
+    """Load a model once per process from a local folder (never from a hub): the multilingual tier as a
+    `MultilingualEncoder`, any other as a sentence-transformers `Encoder`."""
     path = resolve_model(spec)
     key = str(path.resolve())
     if key in _LOADED:
-        return _LOADED[key]
+        return _LOADED[key]  # type: ignore[return-value]
+    if is_multilingual_path(path):
+        from diffscan.encoder.multilingual import MULTILINGUAL_NAME, MultilingualEncoder
+
+        encoder = MultilingualEncoder(f"{MULTILINGUAL_NAME}@{model_fingerprint(path)}", path)
+        _LOADED[key] = encoder
+        return encoder  # type: ignore[return-value]
     try:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging

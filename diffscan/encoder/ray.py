@@ -61,6 +61,12 @@ class RayEmbedder:
         from diffscan.encoder.local import load_encoder
 
         local = load_encoder(model)  # its identity and path; the actors load the same folder
+        if not hasattr(local, "_model"):  # the multilingual tier is no sentence-transformers folder
+            from diffscan.errors import ModelError
+
+            raise ModelError(f"The Ray engine runs sentence-transformers models only, not '{model}': build with "
+                             "the local engine (the multilingual tier encodes ~400 titles/s on 2 cores).",
+                             parameter="engine")
         self.model_id, self.dimension, self.path = local.model_id, local.dimension, str(local.path)
         self.caches = local.caches
         self.batch_size = batch_size

@@ -15,6 +15,7 @@ import scipy.sparse as sp
 
 from diffscan.catalog.limits import LOAD_LIMITS, LoadLimits
 from diffscan.core.lexical import (
+    LEXICAL_VERSION,
     log_tf,
     term_counts,
 )
@@ -60,12 +61,12 @@ def _listing_chunks(catalog, mapping, stream: bool | None, chunk_rows: int | Non
     return parts, lambda: result.report, len(listings)
 
 
-def _peeked(chunks: Iterable[pd.DataFrame]) -> Iterable[pd.DataFrame]:
-    """The same chunks, the first one read now: a catalog without a title column or usable rows fails
-    before the model spends 10-50 s loading."""
+def _peeked(chunks: Iterable[pd.DataFrame]) -> tuple[pd.DataFrame | None, Iterable[pd.DataFrame]]:
+    """The first chunk and the same chunks, the first one read now: a catalog without a title column or
+    usable rows fails before the model spends 10-50 s loading, and the model can be chosen from it."""
     chunks = iter(chunks)
     first = next(chunks, None)
-    return chunks if first is None else itertools.chain([first], chunks)
+    return first, (chunks if first is None else itertools.chain([first], chunks))
 
 
 def build_index(
@@ -90,6 +91,9 @@ def build_index(
     the listings added, changed, unchanged (vectors re-used) and deleted.
 
     Parameters beyond the basics:
+    model: a model spec (`encoder.models.resolve_model`); None lets the first chunk's titles choose
+        (`encoder.models.choose_model`: the multilingual tier when most are Chinese, Japanese or Korean,
+        else MiniLM; stats["model_note"] then says why). An update keeps the index's model.
     update: re-use the existing index at `out` (same model, text settings and, unless `mapping` is
         given, column mapping); only new or edited listings are embedded.
     stream: read the catalog in chunks (None: for CSV/TSV/JSONL/Parquet files of 64 MB or more);
@@ -124,7 +128,12 @@ def _build(catalog, out: Path, *, model, mapping, description_chars, progress, c
         if mapping is None:
             mapping = {f: c for f, c in previous.manifest.get("column_mapping", {}).items() if c}
     chunks, report_of, total = _listing_chunks(catalog, mapping, stream, chunk_rows, limits)
-    chunks = _peeked(chunks)
+    first, chunks = _peeked(chunks)
+    model_note = None
+    if previous is None and model is None and first is not None:
+        from diffscan.encoder.models import choose_model
+
+        model, model_note = choose_model(first["title"].tolist())
     if previous is not None:
         if model is not None and embedder(model).model_id != previous.model_id:
             raise ModelError(
@@ -139,6 +148,8 @@ def _build(catalog, out: Path, *, model, mapping, description_chars, progress, c
         from diffscan.index.update import Reuse
 
         reuse = Reuse(previous)
+    # An index written with other lexical features: kept rows are vectorized again from their text.
+    relex = previous is not None and previous.manifest["text"].get("lexical") != LEXICAL_VERSION
     embedded = cached = 0
     with IndexWriter(out, dimension=encoder.dimension, ann=ann) as writer:
         for listings in chunks:
@@ -168,7 +179,7 @@ def _build(catalog, out: Path, *, model, mapping, description_chars, progress, c
             parts = [log_tf(term_counts(fresh_texts))] if len(fresh) else []
             if len(kept):
                 vectors[kept] = reuse.vectors(rows[kept])
-                parts.append(reuse.lexical(rows[kept]))
+                parts.append(log_tf(term_counts([texts[i] for i in kept])) if relex else reuse.lexical(rows[kept]))
             tf = sp.vstack(parts).tocsr() if len(parts) > 1 else parts[0]
             if len(parts) > 1:  # back into catalog order
                 tf = tf[np.argsort(np.concatenate([fresh, kept]))]
@@ -185,9 +196,9 @@ def _build(catalog, out: Path, *, model, mapping, description_chars, progress, c
             "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "source": {"path": str(source.resolve()), "name": source.name, "format": report.format},
             "model": {"id": encoder.model_id, "spec": str(model or "minilm"), "dimension": encoder.dimension},
-            "text": {"description_chars": description_chars},
+            "text": {"description_chars": description_chars, "lexical": LEXICAL_VERSION},
             "counts": {"listings": writer.n, "rows_read": report.rows_read,
-                       "rows_skipped": len(report.skipped), "warnings": len(report.warnings)},
+                       "rows_skipped": len(report.skipped), "warnings": report.warning_count},
             "column_mapping": report.column_mapping,
         }
         if reuse is not None:
@@ -197,6 +208,8 @@ def _build(catalog, out: Path, *, model, mapping, description_chars, progress, c
         if progress:
             progress("write", 1, 1)
     stats = {"embedded": embedded, "cached": cached}
+    if model_note:
+        stats["model_note"] = model_note
     if reuse is not None:
         stats.update(reuse.counts.as_dict())
     return index, report, stats

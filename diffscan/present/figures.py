@@ -1,13 +1,17 @@
 """Pictures of a landscape: the saturation map and chart as offline HTML (plotly) or PNG (matplotlib).
 
-Catalog text is data in every picture: never markup, math or TeX.
+Catalog text is data in every picture: never markup, math or TeX. PNG pictures draw Chinese with a
+CJK-capable font found on the system (`cjk_font`), as matplotlib's fallback after its usual font; where
+none is installed, `font_note` says so in one sentence. HTML maps are drawn by the browser and its fonts.
 """
 
 from __future__ import annotations
 
 import html
 import os
+import re
 import warnings
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,8 +25,83 @@ if TYPE_CHECKING:
     from diffscan.analyses.landscape import Landscape
 
 
+# Families known to cover Chinese, preferred in this order (Simplified Chinese forms first); any other
+# installed font with Chinese glyphs is used when none of these is.
+CJK_FONT_FAMILIES = (
+    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "Noto Sans CJK TC",
+    "Noto Sans CJK JP", "Source Han Sans", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback",
+    "Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB", "Heiti SC", "Arial Unicode MS",
+    "AR PL UMing CN", "AR PL UKai CN", "Noto Serif CJK SC",
+)
+_CJK_TEXT = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_PROBE = "中文"  # glyphs a font must have to draw Chinese
+
+
+def _covers_cjk(path: str) -> bool:
+    from matplotlib import ft2font
+
+    try:
+        font = ft2font.FT2Font(path)
+        return all(font.get_char_index(ord(ch)) for ch in _PROBE)
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+@lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The family name of an installed font that draws Chinese, or None.
+
+    Fonts matplotlib already knows come first (the known families in `CJK_FONT_FAMILIES` order, then
+    any other with the glyphs); then system fonts installed after matplotlib built its font cache,
+    which are registered with it. Remembered for the process: installed fonts do not change under it.
+    """
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    known = {}
+    for entry in manager.ttflist:
+        known.setdefault(entry.name, entry.fname)
+    for family in CJK_FONT_FAMILIES:
+        if family in known and _covers_cjk(known[family]):
+            return family
+    for family, fname in sorted(known.items()):
+        if _covers_cjk(fname):
+            return family
+    seen = {entry.fname for entry in manager.ttflist}
+    for fname in sorted(set(font_manager.findSystemFonts()) - seen):
+        if _covers_cjk(fname):
+            manager.addfont(fname)
+            return font_manager.FontProperties(fname=fname).get_name()
+    return None
+
+
+def _catalog_text(frame: pd.DataFrame, landscape: Landscape) -> list[str]:
+    """The catalog text a PNG shows: colour groups (legend) and the chart's categories."""
+    return [str(c) for c in frame["colour"].unique()] + [str(c) for c in saturation_chart(landscape)["category"]]
+
+
+def font_note(map_frame: pd.DataFrame, landscape: Landscape) -> str:
+    """One sentence for the CLI and the app when a PNG map will draw Chinese as empty boxes, else ""."""
+    if not any(_CJK_TEXT.search(t) for t in _catalog_text(map_frame, landscape)) or cjk_font():
+        return ""
+    return ("No font with Chinese characters is installed, so the PNG map shows them as empty boxes: "
+            "install one (e.g. fonts-noto-cjk) or write the map as .html.")
+
+
+def _font_rc() -> dict:
+    """rcParams that add the CJK font as a fallback family after the usual ones (matplotlib >= 3.6)."""
+    import matplotlib
+
+    family = cjk_font()
+    current = list(matplotlib.rcParams["font.family"])
+    return {"font.family": current + [family]} if family and family not in current else {}
+
+
 def write_map(map_frame: pd.DataFrame, landscape: Landscape, path: str | os.PathLike) -> Path:
-    """Write the map and the saturation chart: `.html` (interactive, works offline) or `.png`."""
+    """Write the map and the saturation chart: `.html` (interactive, works offline) or `.png`.
+
+    A PNG with Chinese text and no font to draw it still gets written; `font_note` says why it shows boxes.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".html", ".htm", ".png"):
@@ -128,8 +207,10 @@ def _write_png(frame: pd.DataFrame, landscape: Landscape, path: Path) -> None:
     import matplotlib
 
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with matplotlib.rc_context(_NO_TEX), warnings.catch_warnings():  # ticks made at draw time read rcParams too
-        warnings.simplefilter("ignore", UserWarning)  # CJK titles lack glyphs in the default font: boxes, not an error
+    with matplotlib.rc_context({**_NO_TEX, **_font_rc()}), warnings.catch_warnings():  # ticks made at draw time read rcParams too
+        # A glyph no font has (an emoji; Chinese with no CJK font) is drawn as a box, not an error:
+        # `font_note` says it once for Chinese instead of matplotlib warning once per glyph.
+        warnings.simplefilter("ignore", UserWarning)
         map_figure(frame, landscape).savefig(tmp, format="png")
     os.replace(tmp, path)
 
@@ -138,14 +219,15 @@ def map_figure(frame: pd.DataFrame, landscape: Landscape):
     """The PNG's two panels as a matplotlib Figure: the map (left) and the saturation chart (right).
 
     Catalog text is data: every Text gets `parse_math=False` (a category `$10-$20` is not math, and
-    `$\\frac{` would crash the draw) and TeX is off whatever the user's matplotlibrc says.
+    `$\\frac{` would crash the draw) and TeX is off whatever the user's matplotlibrc says. Chinese is drawn
+    with `cjk_font` where one is installed.
     """
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     plain = {"parse_math": False}
-    with matplotlib.rc_context(_NO_TEX):  # Text objects read usetex when created
+    with matplotlib.rc_context({**_NO_TEX, **_font_rc()}):  # Text objects read usetex and fonts when created
         fig = Figure(figsize=(18, 9), dpi=110, layout="constrained")
         FigureCanvasAgg(fig)
         ax_map, ax_bar = fig.subplots(1, 2, width_ratios=[1.4, 1])

@@ -35,6 +35,7 @@ FIELD_LABELS = {
     "rating": "Rating",
     "review_count": "Review count",
     "sales": "Sales (units sold, e.g. 月销量)",
+    "shop": "Shop (店铺)",
     "url": "URL",
 }
 
@@ -267,11 +268,13 @@ def _show_outcome(outcome: BuildOutcome) -> None:
         "It is now the active index.",
         icon=":material/check_circle:",
     )
+    if outcome.stats.get("model_note"):
+        st.info(f"{outcome.stats['model_note']} (`diffscan build --model` chooses another).")
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Rows read", f"{report.rows_read:,}")
     m2.metric("Rows used", f"{report.rows_used:,}")
     m3.metric("Rows skipped", f"{len(report.skipped):,}")
-    m4.metric("Warnings", f"{len(report.warnings):,}")
+    m4.metric("Warnings", f"{report.warning_count:,}")
     st.text(outcome.summary())
     if report.skipped:
         left, right = st.columns([1, 2])

@@ -133,11 +133,20 @@ def test_ctfidf_keywords_leave_out_the_brand_and_handle_empty_groups():
     assert ctfidf_keywords(["12", "34"], ["", ""], np.array([0, 1]), 2) == [[], []]
 
 
-def test_ctfidf_keywords_of_chinese_titles_are_single_bigrams():
+def test_ctfidf_keywords_of_chinese_titles_are_single_words():
     keywords = ctfidf_keywords(["蓝牙耳机", "蓝牙耳机 黑色"], ["", ""], np.array([0, 0]), 1)
-    assert keywords[0]
-    assert all(len(kw) == 2 and " " not in kw for kw in keywords[0])
-    assert "黑色" in keywords[0]
+    assert set(keywords[0]) == {"蓝牙", "耳机", "黑色"}
+
+
+def test_ctfidf_keywords_of_chinese_titles_leave_out_brand_filler_and_single_characters():
+    titles = ["兰蔻小黑瓶精华肌底液50ml 补水保湿 包邮正品", "兰蔻精华肌底液 补水 官方旗舰店",
+              "雅诗兰黛小棕瓶精华露 修护", "雅诗兰黛小棕瓶 修护 新款"]
+    brands = ["兰蔻", "兰蔻", "雅诗兰黛", "雅诗兰黛"]
+    keywords = ctfidf_keywords(titles, brands, np.array([0, 0, 1, 1]), 2)
+    assert "补水" in keywords[0] and "修护" in keywords[1]
+    found = {w for kw in keywords for p in kw for w in p.split()}
+    assert not found & {"兰蔻", "雅诗兰黛", "包邮", "正品", "官方", "旗舰店", "新款"}
+    assert all(len(w) >= 2 for w in found)
 
 
 # --- agglomerate ----------------------------------------------------------------------------------------------

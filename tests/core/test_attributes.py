@@ -7,7 +7,6 @@ import pytest
 from diffscan.core.attributes import (
     attribute_keys,
     attributes_of,
-    cjk_words,
     describe,
     extract_attributes,
 )
@@ -92,10 +91,40 @@ def test_attributes_of_many_and_empty_text():
     assert extract_attributes("") == []
 
 
-def test_cjk_words_prefers_dictionary_words():
-    assert cjk_words("不锈钢保温杯 500ml 真空 保冷保温") == ["不锈钢", "保温杯", "真空", "保冷", "保温"]
-    assert cjk_words("竹制牙刷") == ["竹制", "牙刷"]  # unknown characters in pairs
-    assert cjk_words("plain english") == []
+@pytest.mark.parametrize("text, key", [
+    ("兰蔻精华肌底液50ml 补水保湿", "size:50ml"),  # a size glued to Chinese text
+    ("面膜30片", "quantity:30 pieces"),
+    ("水乳两支装", "quantity:2 pieces"),
+    ("护肤三件套", "quantity:3 pieces"),
+    ("十二支装 口红", "quantity:12 pieces"),
+    ("二十四片", "quantity:24 pieces"),
+    ("水乳套装", "quantity:set"),
+    ("男士洗面奶", "audience:men"),
+    ("孕妇可用 保湿霜", "audience:pregnant women"),
+    ("敏感肌 舒缓喷雾", "audience:sensitive skin"),
+    ("油皮控油洁面", "feature:oil control"),
+    ("补水保湿", "feature:moisturizing"),
+    ("美白淡斑精华", "feature:whitening"),
+    ("防晒霜 SPF50", "feature:sun protection"),
+    ("抗皱紧致眼霜", "feature:anti wrinkle"),
+    ("蚕丝面膜", "material:silk"),
+    ("酒红色口红", "colour:maroon"),
+    ("旅行装小样", "size:travel size"),
+    ("礼盒装", "use:gift"),
+])
+def test_chinese_marketplace_lexicon(text, key):
+    assert key in keys(text)
+
+
+def test_chinese_numbers_and_latin_context_are_not_misread():
+    assert not any(k.startswith("quantity:") for k in keys("一件代发"))  # dropshipping, not a count of one
+    assert keys("café500ml") == set()  # a number glued to a Latin word is no size (as before)
+    assert "size:500ml" in keys("杯500ml")
+
+
+def test_chinese_claims_share_keys_with_english():
+    assert "audience:men" in keys("男士洁面") & keys("face wash for men")
+    assert "audience:dry skin" in keys("干皮面霜") & keys("cream for dry skin")
 
 
 def test_describe_reads_like_a_phrase():

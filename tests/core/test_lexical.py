@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from diffscan.core.lexical import (
     LEXICAL,
     N_FEATURES,
+    NGRAM_RANGE,
     CsrNpzWriter,
     LexicalParams,
     fit_idf,
@@ -162,3 +163,21 @@ def test_postings_budget_and_min_query_grams_bound_what_a_query_reads():
     assert 42 in one_gram
     wider = lexical_candidates(q, postings, pool=len(texts), params=LexicalParams(postings_budget=0, min_query_grams=40))
     assert len(one_gram) <= len(wider)
+
+
+def test_cjk_runs_add_their_1_2_grams_and_other_text_is_unchanged():
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from diffscan.core.lexical import cjk_grams, cjk_share
+
+    plain = HashingVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, n_features=N_FEATURES,
+                              alternate_sign=False, norm=None)
+    english = ["Stainless steel bottle 750ml", "SK-II cream"]
+    assert (term_counts(english) != plain.transform(english)).nnz == 0
+    assert cjk_grams("SK-II 神仙水") == ["神", "仙", "水", "神仙", "仙水"]
+    counts = term_counts(["神仙水 230ml"])
+    assert counts.nnz > plain.transform(["神仙水 230ml"]).nnz
+    # two titles sharing single characters but no 3-gram still match lexically
+    m, _ = lexical_matrix(["大红瓶面霜", "面霜大瓶", "water bottle"])
+    assert (m[0] @ m[1].T).toarray()[0, 0] > 0
+    assert cjk_share("SK-II 神仙水 230ml") == 0.5 and cjk_share("Apple iPhone 12") == 0.0

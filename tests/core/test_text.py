@@ -1,15 +1,23 @@
-"""diffscan.core.text: the embedded listing text, tokens, phrases, model codes and maximal phrases."""
+"""diffscan.core.text: the embedded listing text, tokens, words (Chinese segmentation), phrases, model codes
+and maximal phrases."""
 
 from __future__ import annotations
 
+import pytest
+
 from diffscan.core.text import (
+    MARKETING_FILLER,
     STOPWORDS,
+    Segmenter,
+    SegmenterParams,
+    cache_dir,
     listing_text,
     maximal,
     model_codes,
     normalize,
     phrases,
     tokens,
+    words,
 )
 
 # --- listing_text -----------------------------------------------------------------------------------
@@ -85,9 +93,54 @@ def test_phrases_respect_max_n_and_drop_one_letter_words():
     assert "truck b" in found
 
 
-def test_phrases_of_chinese_text_without_spaces():
-    assert phrases("蓝牙耳机") == {"蓝牙", "牙耳", "耳机", "蓝牙 牙耳", "牙耳 耳机", "蓝牙 牙耳 耳机"}
-    assert "猫" in phrases("猫")  # a single CJK character is a phrase even though it is one character
+def test_phrases_of_chinese_text_are_whole_words():
+    found = phrases("蓝牙耳机 黑色")
+    assert {"蓝牙", "耳机", "黑色", "蓝牙 耳机"} <= found
+    assert "牙耳" not in found and not any(len(p) == 1 for p in found)
+
+
+def test_phrases_of_a_chinese_title_with_a_brand_added():
+    seg = Segmenter(["兰蔻 Lancôme"])
+    found = phrases("兰蔻小黑瓶精华肌底液50ml 补水保湿", segmenter=seg)
+    assert {"兰蔻", "精华", "补水", "保湿", "50ml", "补水 保湿"} <= found
+    assert "蔻小" not in found and "液" not in found
+    ends = [w for p in found for w in (p.split()[0], p.split()[-1])]
+    assert not any(len(w) == 1 for w in ends if _cjk(w))  # single characters never start or end a phrase
+
+
+def test_brand_words_stay_in_their_segmenter():
+    title = "悦诗风吟绿茶籽精萃水乳"
+    assert "悦诗风吟" not in words(title)  # jieba alone cuts the brand apart
+    assert "悦诗风吟" in words(title, Segmenter(["悦诗风吟"]))
+    assert "悦诗风吟" not in words(title)  # and the default segmenter did not learn it
+
+
+def test_marketing_filler_is_not_a_phrase():
+    found = phrases("包邮 正品 官方旗舰店 新款 补水面膜")
+    assert not found & MARKETING_FILLER
+    assert "补水" in found and "面膜" in found
+    assert not any(p.split()[0] in MARKETING_FILLER or p.split()[-1] in MARKETING_FILLER for p in found)
+    assert "包邮" in phrases("包邮 补水", segmenter=Segmenter(params=SegmenterParams(filler=frozenset())))
+
+
+def test_words_of_latin_text_are_tokens_and_never_load_jieba(monkeypatch):
+    from diffscan.core import text
+
+    monkeypatch.setattr(text, "_base_tokenizer", lambda: pytest.fail("jieba loaded for English text"))
+    seg = Segmenter(["Acme"])
+    for sample in ("It's 3.5mm, 1,000 Pieces", "Wireless Earbuds for Running, Black. Extra bass"):
+        assert words(sample, seg) == tokens(sample)
+        assert phrases(sample, segmenter=seg) == phrases(sample)
+    assert words("カメラ") == ["カメ", "メラ"]  # kana stay in bigrams
+
+
+def test_jieba_cache_goes_to_the_diffscan_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("DIFFSCAN_CACHE", str(tmp_path))
+    assert cache_dir() == tmp_path
+
+
+def _cjk(word: str) -> bool:
+    return all("\u4e00" <= ch <= "\u9fff" for ch in word)
 
 
 # --- model_codes -------------------------------------------------------------------------------------

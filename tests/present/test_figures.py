@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -84,3 +86,64 @@ def test_projection_of_tiny_and_sampled_sets():
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     xy = project(x, params=ProjectionParams(sample=150))
     assert xy.shape == (400, 2) and np.isfinite(xy).all()
+
+
+# --- Chinese text in PNG pictures ----------------------------------------------------------------------
+
+
+def _chinese(frame):
+    frame = frame.copy()
+    frame["colour"] = np.where(np.arange(len(frame)) % 2 == 0, "美妆 > 面膜 补水保湿", "美妆 > 精华")
+    return frame
+
+
+def test_png_map_draws_chinese_with_an_installed_cjk_font(demo_map, tmp_path):
+    import warnings
+
+    from diffscan.present import figures
+
+    if figures.cjk_font() is None:
+        pytest.skip("no font with Chinese glyphs is installed (Debian: apt-get install fonts-noto-cjk)")
+    land, frame = demo_map
+    frame = _chinese(frame)
+    assert write_map(frame, land, tmp_path / "map.png").read_bytes()[:4] == b"\x89PNG"
+    assert figures.font_note(frame, land) == ""
+    fig = figures.map_figure(frame, land)  # the figure write_map saves (it hides matplotlib's glyph warnings)
+    assert all(figures.cjk_font() in t.get_fontfamily() for t in fig.axes[0].get_legend().get_texts())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.savefig(io.BytesIO(), format="png")
+    assert not [w for w in caught if "missing from" in str(w.message)]  # every Chinese glyph found
+
+
+def test_png_map_without_a_cjk_font_says_so_once(demo_map, tmp_path, monkeypatch):
+    import warnings
+
+    from diffscan.present import figures
+
+    monkeypatch.setattr(figures, "cjk_font", lambda: None)  # as on a system without Chinese fonts
+    land, frame = demo_map
+    frame = _chinese(frame)
+    note = figures.font_note(frame, land)
+    assert "Chinese" in note and "fonts-noto-cjk" in note and "\n" not in note  # one sentence
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_map(frame, land, tmp_path / "map.png")  # still written, boxes and all
+    assert (tmp_path / "map.png").exists()
+    assert not [w for w in caught if "missing from" in str(w.message)]  # the note, not one warning per glyph
+    fig = figures.map_figure(frame, land)
+    assert not any(t.get_fontfamily()[-1:] == [None] for t in fig.axes[0].get_legend().get_texts())
+    assert figures.font_note(*demo_map[::-1]) == ""  # English text needs no note
+
+
+def test_cjk_font_finds_fonts_by_their_glyphs(monkeypatch):
+    from diffscan.present import figures
+
+    assert not figures._covers_cjk("/nonexistent/font.ttf")
+    found = figures.cjk_font()
+    if found is None:
+        pytest.skip("no font with Chinese glyphs is installed")
+    from matplotlib import font_manager
+
+    path = font_manager.findfont(font_manager.FontProperties(family=found), fallback_to_default=False)
+    assert figures._covers_cjk(path)
