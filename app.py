@@ -18,6 +18,7 @@ PAGES = [
     ("diffscan/ui/pages/competitors.py", "Competitors", ":material/group:"),
     ("diffscan/ui/pages/saturation.py", "Saturation map", ":material/bubble_chart:"),
     ("diffscan/ui/pages/niches.py", "Niches", ":material/explore:"),
+    ("diffscan/ui/pages/changes.py", "Changes", ":material/compare_arrows:"),
     ("diffscan/ui/pages/catalog.py", "Catalog", ":material/upload_file:"),
 ]
 

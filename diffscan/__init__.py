@@ -23,7 +23,8 @@ from diffscan.version import __version__  # noqa: E402
 
 # The analyses load on first use, so `import diffscan` (and every CLI command) does not pay for them.
 _LAZY = {"Landscape": "analyses.landscape", "analyze_landscape": "analyses.landscape",
-         "differentiate": "analyses.differentiation", "Niche": "analyses.niches", "find_niches": "analyses.niches"}
+         "differentiate": "analyses.differentiation", "Niche": "analyses.niches", "find_niches": "analyses.niches",
+         "Comparison": "analyses.compare", "compare_indexes": "analyses.compare", "compare_series": "analyses.compare"}
 
 
 def __getattr__(name: str):
@@ -41,6 +42,9 @@ __all__ = [
     "Index",
     "Landscape",
     "Niche",
+    "Comparison",
+    "compare_indexes",
+    "compare_series",
     "analyze_landscape",
     "differentiate",
     "find_niches",

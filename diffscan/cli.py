@@ -51,6 +51,7 @@ FLAGS = {
     "listing_id": "set with --id",
     "text": "give the listing's text as the TEXT argument",
     "color_by": "set with --color-by",
+    "watch": "set with --watch",
     "limits": "set with `diffscan build --limit NAME=VALUE`, e.g. --limit max_rows=10M",
 }
 
@@ -514,6 +515,153 @@ def saturation(
         err.print(f"Wrote {escape(str(map_to))}")
         if map_to.suffix.lower() == ".png" and (note := font_note(frame, landscape)):
             err.print(note)
+
+
+def _compare_help() -> str:
+    return (
+        "What changed between snapshots of a catalog (indexes built from two exports, oldest first).\n\n"
+        "Listings are matched by id, else by the same text, else as near-duplicates (ids rewritten between "
+        "exports). Per category: saturation then and now with the change of each part, entrants, clusters "
+        "that grew or shrank; niches opened and closed; for watched listings, new competitors, twins whose "
+        "price moved and the differentiation score then and now. With three or more snapshots the last two "
+        "are compared and the trend of every category is shown. Neither index is modified. See docs/compare.md."
+    )
+
+
+def _change(then, now, digits: int = 1) -> str:
+    if then != then or then is None:
+        return f"– → {now:,.{digits}f}" if now == now and now is not None else "–"
+    if now != now or now is None:
+        return f"{then:,.{digits}f} → –"
+    return f"{then:,.{digits}f} → {now:,.{digits}f} [bold]({now - then:+,.{digits}f})[/]"
+
+
+def _rank_text(rank) -> str:
+    """A shortlist rank, or "–" for a niche seen off the shortlist (a thinned-out or filled cluster)."""
+    return "–" if rank is None or rank != rank else str(int(rank))
+
+
+def _compare_tables(comparison, top: int) -> list[Table]:
+    """The comparison as Rich tables (catalog text escaped)."""
+    cats = Table(title=f"Categories by rising saturation (level {comparison.level})", caption=comparison.note or None)
+    for name in ("#", "category", "saturation", "listings", "offers", "entrants", "left", "clusters +/-"):
+        cats.add_column(name, justify="left" if name == "category" else "right")
+    for r in comparison.categories.head(top).itertuples():
+        cats.add_row(str(r.rising_rank), escape(r.category) + ("" if r.status == "both" else f" [dim]({r.status})[/]"),
+                     _change(r.saturation_score_then, r.saturation_score_now),
+                     _change(r.listings_then, r.listings_now, 0), _change(r.distinct_offers_then, r.distinct_offers_now, 0),
+                     str(r.entrants), str(r.leavers), f"{r.clusters_grew + r.clusters_new}/{r.clusters_shrank + r.clusters_gone}")
+    tables = [cats]
+    if comparison.clusters.empty:
+        return tables + _niche_and_watch_tables(comparison, top)
+    moves = Table(title="Clusters that moved")
+    for name in ("category", "cluster", "status", "size", "entrants", "left"):
+        moves.add_column(name, justify="right" if name in ("size", "entrants", "left") else "left")
+    for r in comparison.clusters.head(top).itertuples():
+        moves.add_row(escape(r.category), escape(str(r.label)), r.status, f"{r.size_then} → {r.size_now}",
+                      str(r.entrants), str(r.leavers))
+    return tables + [moves] + _niche_and_watch_tables(comparison, top)
+
+
+def _niche_and_watch_tables(comparison, top: int) -> list[Table]:
+    tables = []
+    for title, frame, then, now in (("Niches opened", comparison.niches_opened, "opportunity_then", "opportunity"),
+                                    ("Niches closed", comparison.niches_closed, "opportunity", "opportunity_now")):
+        t = Table(title=title)
+        for name in ("#", "niche (category)", "listings", "opportunity", "why"):
+            t.add_column(name, justify="right" if name in ("#", "listings", "opportunity") else "left")
+        for r in frame.head(top).to_dict(orient="records"):
+            t.add_row(_rank_text(r["rank"]), f"{escape(r['name'])} [dim]({escape(r['category'])})[/]", str(r["size"]),
+                      _change(r[then], r[now]), escape(r["why"]))
+        tables.append(t)
+    if len(comparison.watchlist):
+        w = Table(title="Watchlist")
+        for name in ("listing", "differentiation", "new competitors", "new twins", "twin price moves"):
+            w.add_column(name)
+        for r in comparison.watchlist.to_dict(orient="records"):
+            w.add_row(escape(r["title"]), _change(r["differentiation_then"], r["differentiation_now"]),
+                      escape("; ".join(c["title"] + (" (entrant)" if c["entrant"] else "") for c in r["new_competitors"][:5])),
+                      escape("; ".join(r["new_twins"][:5])),
+                      escape("; ".join(f"{m['title']} ({m['change']:+.0%})" for m in r["twin_price_moves"][:5])))
+        tables.append(w)
+    return tables
+
+
+def _trend_table(series, top: int) -> Table:
+    trend = series.trend.pivot_table(index="category", columns="order", values="saturation_score")
+    trend = trend.sort_values(trend.columns[-1], ascending=False, na_position="last").head(top)
+    t = Table(title="Saturation over the snapshots")
+    t.add_column("category")
+    for name in series.snapshots:
+        t.add_column(escape(Path(name).name), justify="right")
+    for category, row in trend.iterrows():
+        t.add_row(escape(str(category)), *["–" if v != v else f"{v:.1f}" for v in row.tolist()])
+    return t
+
+
+@app.command(help=_compare_help())
+def compare(
+    snapshots: list[Path] = typer.Argument(..., help="Two or more index folders, oldest first."),
+    level: Optional[int] = typer.Option(None, "--level", "-l", min=0, help="Category depth of both snapshots (default: chosen from the newest)."),
+    watch: list[str] = typer.Option([], "--watch", "-w", help="A listing id (of either snapshot) to follow; repeatable."),
+    watch_file: Optional[Path] = typer.Option(None, "--watch-file", help="A text file of my listings, one pasted listing per line, to follow."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    top: int = typer.Option(15, "--top", "-n", min=1, help="Rows shown per table (exports hold all)."),
+    export_to: Optional[Path] = typer.Option(None, "--export", "-e", help="Write every table to FILE.json, FILE.md, or FILE.csv (one FILE.TABLE.csv per table)."),
+    chart: Optional[Path] = typer.Option(None, "--chart", help="Write the saturation change chart (and the trend, with 3+ snapshots) to FILE.html or FILE.png."),
+) -> None:
+    from diffscan.analyses.compare import compare_indexes, compare_series
+    from diffscan.catalog.readers import read_listing_lines
+    from diffscan.present import export
+
+    if len(snapshots) < 2:
+        raise QueryError("Name at least two index folders to compare, oldest first.")
+    if fmt not in ("table", "json"):
+        raise QueryError(f"Unknown --format '{fmt}': use table or json.")
+    suffix = export_to.suffix.lower() if export_to is not None else None
+    if suffix not in (None, ".csv", ".json", ".md"):
+        raise QueryError(f"--export '{export_to}': the file name must end in .csv, .json or .md.")
+    if chart is not None and chart.suffix.lower() not in (".html", ".htm", ".png"):
+        raise QueryError(f"--chart '{chart}': the file name must end in .html or .png.")
+    texts = read_listing_lines(watch_file) if watch_file is not None else []
+    indexes = [_open_index(p) for p in snapshots]
+
+    def work(progress):
+        series = compare_series(indexes, names=[str(p) for p in snapshots], level=level) if len(indexes) > 2 else None
+        lands = tuple(series.landscapes[-2:]) if series else None
+        result = compare_indexes(indexes[-2], indexes[-1], level=series.level if series else level, watch=watch,
+                                 watch_texts=texts, landscapes=lands, progress=progress)
+        return result, series
+
+    comparison, series = _run_with_progress(work)
+    if fmt == "json":
+        document = comparison.to_dict() | ({"series": series.to_dict()} if series else {})
+        _emit(export.to_json(document), None)
+    else:
+        c = comparison.counts
+        console.print(f"{c['added']:,} added · {c['removed']:,} removed · {c['changed']:,} changed · {c['unchanged']:,} unchanged "
+                      f"(matched by id {c['matched_by_id']:,}, text {c['matched_by_text']:,}, near-duplicate "
+                      f"{c['matched_by_near_duplicate']:,})", highlight=False)
+        for table in _compare_tables(comparison, top):
+            console.print(table)
+        if series:
+            console.print(_trend_table(series, top))
+    if export_to is not None:
+        if suffix == ".json":
+            export.to_json(comparison.to_dict() | ({"series": series.to_dict()} if series else {}), export_to)
+            err.print(f"Wrote {escape(str(export_to))}")
+        elif suffix == ".md":
+            export.comparison_report(comparison.to_dict(), export_to, top=max(top, 20))
+            err.print(f"Wrote {escape(str(export_to))}")
+        else:
+            tables = comparison.tables() | ({"trend": series.trend} if series else {})
+            for path in export.comparison_csvs(tables, export_to):
+                err.print(f"Wrote {escape(str(path))}")
+    if chart is not None:
+        from diffscan.present.figures import write_change_chart
+
+        write_change_chart(comparison, chart, series=series)
+        err.print(f"Wrote {escape(str(chart))}")
 
 
 def _emit(text: str, out: Optional[Path]) -> None:

@@ -815,6 +815,16 @@ def find_niches(
     unit of their demand source) is lower. `params` score the niches, `candidates` say which regions are
     candidates and `neighbours` which crowd a niche's USPs are measured against.
     """
+    return niches_and_pool(index, landscape, top=top, category=category, min_demand=min_demand, params=params,
+                           candidates=candidates, neighbours=neighbours, progress=progress)[0]
+
+
+def niches_and_pool(index: Index, landscape=None, *, top: int = 20, category: str | None = None,
+                    min_demand: float | None = None, params: OpportunityParams = OPPORTUNITY,
+                    candidates: CandidateParams = CANDIDATES, neighbours: NeighbourParams = NEIGHBOURS,
+                    progress: Progress | None = None) -> tuple[list[Niche], pd.DataFrame]:
+    """`find_niches`, and the whole pool it chose from: one row per scored candidate with its niche_id,
+    kind, category, cluster_id, rows (index rows), distinct_offers and opportunity (best first)."""
     if top < 1:
         raise QueryError(f"The number of niches asked for (top) must be at least 1, not {top}.", parameter="top")
     if landscape is None:
@@ -830,7 +840,13 @@ def find_niches(
     labels = _labels(landscape)
     niches = [_describe(s, rank, ctx, labels) for rank, s in enumerate(chosen, start=1)]
     _step(progress, "niches", 3)
-    return niches
+    pool = pd.DataFrame({
+        "niche_id": [s.candidate.niche_id for s in scored], "kind": [s.candidate.kind for s in scored],
+        "category": [s.candidate.category for s in scored], "cluster_id": [s.candidate.cluster_id for s in scored],
+        "rows": [s.candidate.rows for s in scored], "distinct_offers": [s.distinct for s in scored],
+        "opportunity": [s.opportunity for s in scored],
+    })
+    return niches, pool.sort_values("opportunity", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def _candidates_scored(index: Index, landscape, category: str | None = None, given: list[np.ndarray] = (), *,
@@ -864,6 +880,19 @@ def candidate_scores(index: Index, landscape, given: list[np.ndarray] = (), *,
         "opportunity": [s.opportunity for s in scored],
         "given": [s.candidate.kind == "given" for s in scored],
     })
+
+
+def score_row_sets(index: Index, landscape, row_sets: list[np.ndarray], *, params: OpportunityParams = OPPORTUNITY,
+                   candidates: CandidateParams = CANDIDATES, neighbours: NeighbourParams = NEIGHBOURS) -> list[float]:
+    """The opportunity score `find_niches` would give each set of index rows (NaN for an empty set), without
+    scoring the catalog's other candidates: how a niche seen elsewhere (another snapshot) scores here."""
+    ctx = _context(index, landscape, params, candidates, neighbours)
+    given = [(i, np.sort(np.asarray(rows, dtype=np.int64))) for i, rows in enumerate(row_sets) if len(rows)]
+    scored = _score_all([_Candidate(f"given:{i}", "given", str(ctx.categories[rows[0]]), rows) for i, rows in given], ctx)
+    out = [float("nan")] * len(row_sets)
+    for (i, _), s in zip(given, scored):
+        out[i] = s.opportunity
+    return out
 
 
 def _step(progress: Progress | None, stage: str, done: int) -> None:

@@ -11,9 +11,9 @@ collected), `limits` (`LoadLimits`: what a file may hold), `report` (what a load
 from diffscan.catalog.chunks import iter_catalog
 from diffscan.catalog.limits import LOAD_LIMITS, LoadLimits
 from diffscan.catalog.mapping import CANONICAL_FIELDS, detect_mapping, parse_mapping
-from diffscan.catalog.readers import read_table
+from diffscan.catalog.readers import read_listing_lines, read_table
 from diffscan.catalog.report import LoadReport, LoadResult, RowWarning, SkippedRow
 from diffscan.catalog.table import load_catalog
 
 __all__ = ["CANONICAL_FIELDS", "LOAD_LIMITS", "LoadLimits", "LoadReport", "LoadResult", "RowWarning", "SkippedRow",
-           "detect_mapping", "iter_catalog", "load_catalog", "parse_mapping", "read_table"]
+           "detect_mapping", "iter_catalog", "load_catalog", "parse_mapping", "read_listing_lines", "read_table"]

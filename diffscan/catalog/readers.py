@@ -858,3 +858,25 @@ def unique_names(names: list[str]) -> list[str]:
         unique.append(f"{name}.{seen[name]}" if seen[name] else name)
         seen[name] += 1
     return unique
+
+
+WATCH_MAX_BYTES = 10 * 2**20  # a seller's own listings, pasted one per line: thousands, not millions
+WATCH_MAX_LINES = 10_000
+
+
+def read_listing_lines(path: str | PathLike, max_chars: int = 500) -> list[str]:
+    """Pasted listings, one per non-empty line of a text file (any encoding a catalog may have), each cut
+    to `max_chars`. A file over WATCH_MAX_BYTES or WATCH_MAX_LINES lines is one sentence, not a read."""
+    path = Path(path)
+    check_file(path)
+    data = read_start(path, WATCH_MAX_BYTES + 1)
+    if len(data) > WATCH_MAX_BYTES:
+        raise CatalogError(f"{path} holds more than {WATCH_MAX_BYTES >> 20} MB: a file of my listings has one "
+                           "pasted listing per line; give a shorter one.")
+    text = data.decode(detect_encoding(data, path, "csv"), errors="replace").replace("\x00", "")
+    lines = [line.strip()[:max_chars] for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise CatalogError(f"{path} has no listing: write one pasted listing per line.")
+    if len(lines) > WATCH_MAX_LINES:
+        raise CatalogError(f"{path} has {len(lines):,} lines: follow at most {WATCH_MAX_LINES:,} listings at a time.")
+    return lines

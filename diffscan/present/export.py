@@ -59,7 +59,7 @@ def to_csv(frame: pd.DataFrame, target: str | Path | None = None) -> str:
 
 
 def _jsonable(value):
-    if isinstance(value, float) and math.isnan(value):
+    if isinstance(value, float) and math.isnan(value) or value is pd.NA or value is pd.NaT:
         return None
     if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:  # numpy scalars (arrays go through tolist)
         return _jsonable(value.item())
@@ -189,3 +189,70 @@ def _niche_section(n: dict) -> list[str]:
             out.append(f"- {md_text(t['title'])} ({', '.join(facts)})")
         out.append("")
     return out
+
+
+# ---- comparisons of two snapshots --------------------------------------------------------------------
+
+# Columns each table of a comparison shows in the Markdown report (the CSV and JSON exports hold all).
+COMPARISON_COLUMNS = {
+    "categories": ["rising_rank", "category", "status", "saturation_score_then", "saturation_score_now",
+                   "saturation_change", "listings_then", "listings_now", "distinct_offers_then",
+                   "distinct_offers_now", "entrants", "leavers", "clusters_grew", "clusters_shrank", "entrant_examples"],
+    "clusters": ["category", "status", "label", "size_then", "size_now", "entrants", "leavers"],
+    "niches_opened": ["rank", "name", "category", "size", "opportunity_then", "opportunity", "why"],
+    "niches_closed": ["rank", "name", "category", "size", "opportunity", "opportunity_now", "why", "entrant_examples"],
+    "watchlist": ["watched", "title", "differentiation_then", "differentiation_now", "differentiation_change",
+                  "new_competitors", "new_twins", "twin_price_moves"],
+}
+COMPARISON_TITLES = {
+    "categories": "Categories by rising saturation", "clusters": "Clusters that moved",
+    "niches_opened": "Niches opened", "niches_closed": "Niches closed", "watchlist": "Watchlist",
+}
+
+
+def _watch_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """The watchlist's nested cells as short text (titles of new competitors, price moves)."""
+    out = frame.copy()
+    if "new_competitors" in out:
+        out["new_competitors"] = out["new_competitors"].map(
+            lambda cs: [f"{c['title']} ({c['kind']}{', entrant' if c['entrant'] else ''})" for c in cs])
+    if "twin_price_moves" in out:
+        out["twin_price_moves"] = out["twin_price_moves"].map(
+            lambda ms: [f"{m['title']} ({m['change']:+.0%})" for m in ms])
+    return out
+
+
+def comparison_csvs(tables: dict[str, pd.DataFrame], target: str | Path) -> list[Path]:
+    """One CSV per table of a comparison, beside `target`: NAME.csv -> NAME.categories.csv, NAME.listings.csv..."""
+    target = Path(target)
+    written = []
+    for name, frame in tables.items():
+        path = target.with_name(f"{target.stem}.{name}.csv")
+        to_csv(frame, path)
+        written.append(path)
+    return written
+
+
+def comparison_report(document: dict, target: str | Path | None = None, *, top: int = 20) -> str:
+    """A Markdown report of a comparison document (`Comparison.to_dict()`): counts, then the `top` rows of
+    each table (categories by rising saturation, clusters, niches opened and closed, the watchlist)."""
+    c = document.get("counts", {})
+    lines = [f"# Changes from {md_text(document.get('old'))} to {md_text(document.get('new'))}", ""]
+    lines.append(f"{c.get('added', 0):,} listings added, {c.get('removed', 0):,} removed, {c.get('changed', 0):,} changed, "
+                 f"{c.get('unchanged', 0):,} unchanged (matched by id {c.get('matched_by_id', 0):,}, by text "
+                 f"{c.get('matched_by_text', 0):,}, as near-duplicates {c.get('matched_by_near_duplicate', 0):,}). "
+                 f"Category level {document.get('level')}.")
+    if document.get("note"):
+        lines += ["", f"*{md_text(document['note'])}*"]
+    for name, columns in COMPARISON_COLUMNS.items():
+        frame = pd.DataFrame(document.get(name, []))
+        lines += ["", f"## {COMPARISON_TITLES[name]}", ""]
+        if frame.empty:
+            lines.append("None.")
+            continue
+        frame = _watch_cells(frame) if name == "watchlist" else frame
+        lines.append(to_markdown(frame[[col for col in columns if col in frame]].head(top)))
+    text = "\n".join(lines).rstrip() + "\n"
+    if target is not None:
+        Path(target).write_text(text, encoding="utf-8")
+    return text

@@ -102,16 +102,21 @@ def write_map(map_frame: pd.DataFrame, landscape: Landscape, path: str | os.Path
 
     A PNG with Chinese text and no font to draw it still gets written; `font_note` says why it shows boxes.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".html", ".htm", ".png"):
-        raise QueryError(f"Cannot write a map to '{path}': name a .html (interactive) or .png file.")
-    if not path.parent.exists():
-        raise QueryError(f"Cannot write the map to '{path}': the folder '{path.parent}' does not exist.")
-    if suffix == ".png":
+    path = _picture_path(path, "map")
+    if path.suffix.lower() == ".png":
         _write_png(map_frame, landscape, path)
     else:
         _write_html(map_frame, landscape, path)
+    return path
+
+
+def _picture_path(path: str | os.PathLike, what: str) -> Path:
+    """The path of a picture to write: a .html, .htm or .png file in a folder that exists, else one sentence."""
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm", ".png"):
+        raise QueryError(f"Cannot write a {what} to '{path}': name a .html (interactive) or .png file.")
+    if not path.parent.exists():
+        raise QueryError(f"Cannot write the {what} to '{path}': the folder '{path.parent}' does not exist.")
     return path
 
 
@@ -267,4 +272,125 @@ def _short(text: str, width: int) -> str:
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+# ---- changes between snapshots ------------------------------------------------------------------------
+
+RISING, FALLING = "#d62728", "#2ca02c"  # saturation up (more crowded) / down (room opening)
+
+
+def change_chart(comparison, top: int = 20) -> pd.DataFrame:
+    """The categories of both snapshots with the largest saturation change, largest rise on top."""
+    c = comparison.categories
+    both = c[(c["status"] == "both") & (c["saturation_change"].abs() > 0)]  # an unchanged category says nothing
+    chosen = both.reindex(both["saturation_change"].abs().sort_values(ascending=False).index).head(top)
+    return chosen.sort_values("saturation_change", ascending=False).reset_index(drop=True)
+
+
+def saturation_change_bars(comparison, *, top: int = 20, in_page: bool = True):
+    """Horizontal bars of saturation change per category (red: more crowded, green: less), for the app
+    and the HTML export. Catalog text goes through `plotly_text`."""
+    import plotly.graph_objects as go
+
+    chart = change_chart(comparison, top).iloc[::-1]  # plotly draws the first bar at the bottom
+    bars = go.Figure(go.Bar(
+        x=chart["saturation_change"], y=[plotly_text(_short(c, 60)) for c in chart["category"]], orientation="h",
+        marker_color=[RISING if v > 0 else FALLING for v in chart["saturation_change"]],
+        hovertext=[f"{plotly_text(r.category)}<br>saturation {r.saturation_score_then:.1f} → {r.saturation_score_now:.1f}"
+                   f"<br>listings {r.listings_then:,} → {r.listings_now:,} · {r.entrants:,} entrants · {r.leavers:,} left"
+                   for r in chart.itertuples()],
+        hoverinfo="text",
+    ))
+    title = "saturation change (points); red = more crowded, green = room opening"
+    bars.update_layout(height=max(320, 22 * len(chart) + 100), template="plotly_white", xaxis={"title": title},
+                       margin={"l": 0, "r": 0, "t": 10, "b": 0} if in_page else {"l": 320},
+                       title=None if in_page else "Saturation change by category")
+    return bars
+
+
+def trend_figure(series, *, top: int = 10):
+    """One line per category (the `top` most saturated in the last snapshot): saturation over snapshots."""
+    import plotly.graph_objects as go
+
+    trend = series.trend
+    last = trend[trend["order"] == trend["order"].max()].nlargest(top, "saturation_score")["category"]
+    fig = go.Figure()
+    for category in last:
+        part = trend[trend["category"] == category].sort_values("order")
+        fig.add_trace(go.Scatter(x=[plotly_text(series.snapshots[o]) for o in part["order"]], y=part["saturation_score"],
+                                 mode="lines+markers", name=plotly_text(_short(str(category), 50))))
+    fig.update_layout(title="Saturation over the snapshots", yaxis={"title": "saturation score (0-100)"},
+                      template="plotly_white", height=480)
+    return fig
+
+
+def write_change_chart(comparison, path: str | os.PathLike, *, series=None) -> Path:
+    """Write the saturation change chart (and, given a `series`, the trend): `.html` (offline) or `.png`."""
+    path = _picture_path(path, "chart")
+    if path.suffix.lower() == ".png":
+        _write_change_png(comparison, series, path)
+        return path
+    body = saturation_change_bars(comparison, in_page=False).to_html(full_html=False, include_plotlyjs=True)
+    if series is not None:
+        body += trend_figure(series).to_html(full_html=False, include_plotlyjs=False)
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>diffscan changes</title>
+<style>body{{font-family:system-ui,sans-serif;margin:1.5em}}</style></head>
+<body><h1>What changed: {html.escape(comparison.old_path)} → {html.escape(comparison.new_path)}</h1>
+<p>{html.escape(comparison.note)}</p>
+{body}
+</body></html>
+"""
+    _atomic_write(path, page.encode("utf-8"))
+    return path
+
+
+def change_figure(comparison, series=None, *, top: int = 20):
+    """The PNG: saturation change per category, and the trend beside it given a `series` (matplotlib,
+    catalog text drawn as text: no math, no TeX)."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    plain = {"parse_math": False}
+    chart = change_chart(comparison, top)
+    with matplotlib.rc_context({**_NO_TEX, **_font_rc()}):
+        fig = Figure(figsize=(16 if series is not None else 10, max(4, 0.3 * len(chart) + 1.5)), dpi=110,
+                     layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(1, 2 if series is not None else 1, squeeze=False)[0]
+        ax = axes[0]
+        ax.barh(range(len(chart)), chart["saturation_change"],
+                color=[RISING if v > 0 else FALLING for v in chart["saturation_change"]])
+        ax.set_yticks(range(len(chart)), [_short(c, 50) for c in chart["category"]], fontsize=7, **plain)
+        ax.invert_yaxis()  # the largest rise on top
+        ax.axvline(0, color="#888888", linewidth=0.8)
+        ax.set_xlabel("saturation change (points); red = more crowded, green = room opening", **plain)
+        ax.set_title("Saturation change by category", **plain)
+        if series is not None:
+            trend = series.trend
+            last = trend[trend["order"] == trend["order"].max()].nlargest(10, "saturation_score")["category"]
+            lines, names = [], []
+            for category in last:
+                part = trend[trend["category"] == category].sort_values("order")
+                lines += axes[1].plot(part["order"], part["saturation_score"], marker="o")
+                names.append(_short(str(category), 40))
+            axes[1].set_xticks(range(len(series.snapshots)), [_short(Path(s).name, 20) for s in series.snapshots],
+                               fontsize=8, **plain)
+            axes[1].set_ylabel("saturation score (0-100)", **plain)
+            axes[1].set_title("Saturation over the snapshots", **plain)
+            legend = axes[1].legend(lines, names, fontsize=7, frameon=False)  # explicit: a "_Sale" label stays
+            for text in legend.get_texts():
+                text.set_parse_math(False)
+    return fig
+
+
+def _write_change_png(comparison, series, path: Path) -> None:
+    import matplotlib
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with matplotlib.rc_context({**_NO_TEX, **_font_rc()}), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        change_figure(comparison, series).savefig(tmp, format="png")
     os.replace(tmp, path)

@@ -291,7 +291,8 @@ _JOBS: dict[tuple, _Job] = {}
 _JOBS_LOCK = threading.Lock()
 _READY: set[tuple] = set()  # analyses already in st.cache_data: called directly, no thread, no bar
 STAGE_NAMES = {"clusters": "Clustering each category", "names": "Naming clusters", "metrics": "Measuring homogenization",
-               "niches": "Scoring niches", "map": "Projecting the map"}
+               "niches": "Scoring niches", "map": "Projecting the map", "match": "Pairing listings",
+               "landscapes": "Analyzing both snapshots", "watchlist": "Following watched listings", "done": "Done"}
 
 
 def with_progress(label: str, fn: Callable, *args):
@@ -384,3 +385,16 @@ def niches_of(path: str, key: str, top: int, category: str | None, min_demand: f
 def category_depth(path: str, key: str) -> int:
     """How many levels the index's deepest category path has (for the level picker)."""
     return int(_cached_index(path, key).listings["category_path"].map(len).max() or 0)
+
+
+@st.cache_data(max_entries=4, show_spinner="Comparing the snapshots…")
+def comparison_of(old_path: str, old_key: str, new_path: str, new_key: str, watch: tuple[str, ...],
+                  _progress: StageProgress | None = None):
+    """`compare_indexes` of two snapshots (oldest first), re-using both landscapes at the new one's level."""
+    from diffscan.analyses.compare import compare_indexes
+    from diffscan.analyses.landscape import choose_level
+
+    old, new = _cached_index(old_path, old_key), _cached_index(new_path, new_key)
+    level, _ = choose_level(new.listings["category_path"].tolist())
+    lands = (landscape_of(old_path, old_key, level), landscape_of(new_path, new_key, level))
+    return compare_indexes(old, new, level=level, watch=list(watch), landscapes=lands, progress=_progress)
