@@ -11,7 +11,7 @@ from diffscan.present import export, figures
 from diffscan.ui import state
 from diffscan.ui.common import Download, download_buttons, guarded, plain
 
-OLD_KEY, WATCH_KEY = "changes_old", "changes_watch"
+OLD_KEY, WATCH_KEY, TREND_KEY = "changes_old", "changes_watch", "changes_trend_pick"
 ONE_INDEX = ("There is only one index to compare: build another snapshot of the catalog (a newer or older "
              "export) on the Catalog page, then pick it here.")
 CATEGORY_COLUMNS = ["rising_rank", "category", "status", "saturation_score_then", "saturation_score_now",
@@ -76,6 +76,7 @@ def render() -> None:
     _summary(comparison)
     _categories(comparison)
     _niches(comparison)
+    _trend(by_path, old_path, path, key)
     if len(comparison.watchlist):
         st.subheader("Watchlist")
         st.dataframe(watch_frame(comparison.watchlist), hide_index=True, key="changes_watchlist", column_config={
@@ -83,6 +84,26 @@ def render() -> None:
             "new_twins": st.column_config.ListColumn("new twins"),
             "twin_price_moves": st.column_config.ListColumn("twin price moves")})
     download_buttons(comparison_downloads(comparison), key="changes")
+
+
+def _trend(by_path: dict, old_path: str, path: str, key: str) -> None:
+    """With more snapshots picked, the trend of the most saturated categories over all of them."""
+    earlier = [p for p in by_path if p != old_path]
+    if not earlier:
+        return
+    with st.expander("Trend over more snapshots", icon=":material/timeline:"):
+        picked = st.multiselect("Earlier snapshots (oldest first, before the older one above)", earlier,
+                                key=TREND_KEY, format_func=lambda p: by_path[p].label)
+        if not picked:
+            st.caption("Pick earlier snapshots to see each category's saturation over time.")
+            return
+        chain = [*picked, old_path]
+        snapshots = tuple((p, state.stamp(p)) for p in chain) + ((path, key),)
+        names = tuple(by_path[p].name for p in chain) + ("this index",)
+        series = guarded(state.series_of, snapshots, names)
+        if series is not None:
+            st.plotly_chart(figures.trend_figure(series), key="changes_trend")
+            st.dataframe(series.trend, hide_index=True, key="changes_trend_table")
 
 
 def _summary(comparison) -> None:

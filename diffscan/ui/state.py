@@ -398,3 +398,15 @@ def comparison_of(old_path: str, old_key: str, new_path: str, new_key: str, watc
     level, _ = choose_level(new.listings["category_path"].tolist())
     lands = (landscape_of(old_path, old_key, level), landscape_of(new_path, new_key, level))
     return compare_indexes(old, new, level=level, watch=list(watch), landscapes=lands, progress=_progress)
+
+
+@st.cache_data(max_entries=4, show_spinner="Following the categories over the snapshots…")
+def series_of(snapshots: tuple[tuple[str, str], ...], names: tuple[str, ...]):
+    """`compare_series` of (path, stamp) snapshots oldest first, at the newest one's default level."""
+    from diffscan.analyses.compare import compare_series
+    from diffscan.analyses.landscape import choose_level
+
+    indexes = [_cached_index(p, k) for p, k in snapshots]
+    level, _ = choose_level(indexes[-1].listings["category_path"].tolist())
+    lands = [landscape_of(p, k, level) for p, k in snapshots]
+    return compare_series(indexes, names=list(names), level=level, landscapes=lands)

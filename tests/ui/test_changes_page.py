@@ -59,3 +59,18 @@ def test_comparison_downloads(older_snapshot, demo_index):
     assert json.loads(files["changes.json"].data)["counts"]["added"] == DROPPED
     assert files["changes.md"].data.decode().startswith("# Changes from")
     assert changes_page.watch_ids(" a \n\nb\na\n") == ("a", "b")
+
+
+def test_trend_over_three_snapshots(older_snapshot, tmp_path):
+    from diffscan.index.build import build_index
+
+    df = pd.read_csv(DEMO_CATALOG, dtype=str, keep_default_na=False).iloc[:-2 * DROPPED]
+    df.to_csv(tmp_path / "oldest.csv", index=False)
+    build_index(tmp_path / "oldest.csv", state.INDEXES_DIR / "oldest")
+    at = open_app("changes")
+    at.selectbox(key=changes_page.OLD_KEY).set_value(older_snapshot).run()
+    at.multiselect(key=changes_page.TREND_KEY).set_value([str(state.INDEXES_DIR / "oldest")]).run()
+    assert not at.exception
+    trend = next(d.value for d in at.dataframe if "order" in d.value.columns)
+    assert trend["snapshot"].unique().tolist() == ["oldest", "older", "this index"]
+    assert trend.groupby("order")["listings"].sum().tolist() == [597 - 2 * DROPPED, 597 - DROPPED, 597]
