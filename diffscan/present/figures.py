@@ -207,17 +207,25 @@ def _write_html(frame: pd.DataFrame, landscape: Landscape, path: Path) -> None:
 _NO_TEX = {"text.usetex": False}
 
 
-def _write_png(frame: pd.DataFrame, landscape: Landscape, path: Path) -> None:
-    """The picture of `map_figure`, written atomically."""
+def _save_png(make_figure, path: Path) -> None:
+    """Draw `make_figure()` to PNG in memory (catalog text as text: TeX off, the CJK font as fallback) and
+    write it atomically: a failed draw leaves no file."""
+    import io
+
     import matplotlib
 
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    buffer = io.BytesIO()
     with matplotlib.rc_context({**_NO_TEX, **_font_rc()}), warnings.catch_warnings():  # ticks made at draw time read rcParams too
         # A glyph no font has (an emoji; Chinese with no CJK font) is drawn as a box, not an error:
         # `font_note` says it once for Chinese instead of matplotlib warning once per glyph.
         warnings.simplefilter("ignore", UserWarning)
-        map_figure(frame, landscape).savefig(tmp, format="png")
-    os.replace(tmp, path)
+        make_figure().savefig(buffer, format="png")
+    _atomic_write(path, buffer.getvalue())
+
+
+def _write_png(frame: pd.DataFrame, landscape: Landscape, path: Path) -> None:
+    """The picture of `map_figure`."""
+    _save_png(lambda: map_figure(frame, landscape), path)
 
 
 def map_figure(frame: pd.DataFrame, landscape: Landscape):
@@ -387,10 +395,5 @@ def change_figure(comparison, series=None, *, top: int = 20):
 
 
 def _write_change_png(comparison, series, path: Path) -> None:
-    import matplotlib
-
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with matplotlib.rc_context({**_NO_TEX, **_font_rc()}), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        change_figure(comparison, series).savefig(tmp, format="png")
-    os.replace(tmp, path)
+    """The picture of `change_figure`."""
+    _save_png(lambda: change_figure(comparison, series), path)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from diffscan.analyses.compare import Comparison, Series
-from diffscan.errors import QueryError
-from diffscan.present import figures
+pytest.importorskip("plotly", reason="the change charts are drawn with plotly (pip install plotly)")
+pytest.importorskip("matplotlib", reason="the PNG change chart is drawn with matplotlib (pip install matplotlib)")
 
-HOSTILE = "Deals $\\frac{ <b>x</b> [bold]"
+from diffscan.analyses.compare import Comparison, Series  # noqa: E402 - after the skips
+from diffscan.errors import QueryError  # noqa: E402
+from diffscan.present import figures  # noqa: E402
+
+# Markup for plotly (<b>), rich ([bold]) and, with its two "$", math text that crashes a matplotlib draw.
+HOSTILE = "Deals $\\frac{ <b>x</b> [bold] $5"
 
 
 def _comparison() -> Comparison:
@@ -48,6 +52,14 @@ def test_bars_colour_rises_and_falls_and_show_catalog_text_literally():
     assert list(bar.marker.color) == [figures.FALLING, figures.RISING, figures.RISING]
     assert bar.y[0] == figures.plotly_text(HOSTILE) and "<b>" not in bar.y[0] and "$" not in bar.y[0]
     assert "家居 &gt; 水杯" in bar.y[1]
+    rise = bar.hovertext[2]  # then -> now of the score and the listings, and the entrants
+    assert "40.0 → 55.0" in rise and "10 → 40" in rise and "30 entrants" in rise
+    assert "<b>x</b>" not in bar.hovertext[0] and figures.plotly_text(HOSTILE) in bar.hovertext[0]
+
+
+def test_top_keeps_the_largest_absolute_changes():
+    chart = figures.change_chart(_comparison(), top=2)
+    assert chart["category"].tolist() == ["Toys > Cars", HOSTILE]  # +15 and -8 beat +1
 
 
 def test_trend_has_a_line_per_category():
@@ -64,8 +76,10 @@ def test_html_and_png_are_written(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     fig = figures.change_figure(_comparison(), _series())
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    assert HOSTILE in labels  # drawn as text: math text off, so "$\frac{" neither renders nor crashes
+    assert HOSTILE in labels  # drawn as text: math text off, so "$\frac{ ... $" neither renders nor crashes
+    assert not any(t.get_parse_math() for t in fig.axes[0].get_yticklabels())
     assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["家居 > 水杯", "_Sale"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.html", "c.png"]  # written atomically: no temp left
 
 
 @pytest.mark.parametrize("name, message", [("c.gif", "name a .html"), ("missing/c.png", "does not exist")])
