@@ -332,7 +332,7 @@ def _move(category, nc, oc, label, then, now, entrants, leavers, params: Compare
         status = "new"
     elif not nc:
         status = "gone"
-    elif abs(change) >= max(params.cluster_min_change, params.cluster_change * then):
+    elif _enough(abs(change), then, params):
         status = "grew" if change > 0 else "shrank"
     else:
         status = "same"
@@ -360,6 +360,10 @@ class _Snapshots:
         self.old_of_new = dict(zip(pairs["new_id"], pairs["old_id"]))
         self.status_new = dict(zip(self.listings["new_id"], self.listings["status"]))
         self.status_old = dict(zip(self.listings["old_id"], self.listings["status"]))
+        # Entrants, looked at by every closed niche: their rows and vectors once.
+        self.added_rows = self.rows(self.new, self.listings.loc[self.listings["status"] == "added", "new_id"])
+        self.added_vectors = np.asarray(self.new.vectors[self.added_rows], dtype=np.float32)
+        self.new_titles = self.new.listings["title"].astype(str).to_numpy()
 
     def rows(self, index: Index, ids) -> np.ndarray:
         return np.asarray([r for r in (index.row_of(i) for i in ids) if r is not None], dtype=np.int64)
@@ -503,7 +507,7 @@ def _opened_why(e: dict, then: float, snap: _Snapshots, params: CompareParams) -
 def _closed_why(e: dict, now: float, snap: _Snapshots, params: CompareParams) -> dict | None:
     move, then = e["_move"], e["opportunity"]
     gone = sum(snap.status_old.get(i) == "removed" for i in e["listing_ids"])
-    fillers = _fillers(snap.new, e["_ids"], snap.listings, params)
+    fillers = _fillers(snap, e["_ids"], params)
     if move is not None:
         if np.isfinite(now) and then - now < params.opportunity_change:
             return None
@@ -523,18 +527,15 @@ def _closed_why(e: dict, now: float, snap: _Snapshots, params: CompareParams) ->
         "opportunity_now": now, "why": why, "entrants": len(fillers), "entrant_examples": fillers[:params.examples]}
 
 
-def _fillers(new: Index, ids: set[str], listings: pd.DataFrame, params: CompareParams) -> list[str]:
+def _fillers(snap: _Snapshots, ids: set[str], params: CompareParams) -> list[str]:
     """Titles of entrants that are near-duplicates of an old niche's surviving listings."""
-    rows = [r for r in (new.row_of(lid) for lid in ids) if r is not None]
-    added = listings[(listings["status"] == "added")]
-    added_rows = [r for r in (new.row_of(lid) for lid in added["new_id"]) if r is not None]
-    if not rows or not added_rows:
+    rows = snap.rows(snap.new, ids)
+    if not len(rows) or not len(snap.added_rows):
         return []
-    sims = np.asarray(new.vectors[np.asarray(added_rows)], dtype=np.float32) @ np.asarray(
-        new.vectors[np.asarray(rows)], dtype=np.float32).T
-    titles = new.listings["title"].astype(str).to_numpy()
+    sims = snap.added_vectors @ np.asarray(snap.new.vectors[rows], dtype=np.float32).T
+    titles = snap.new_titles
     out = []
-    for k, r in enumerate(added_rows):
+    for k, r in enumerate(snap.added_rows):
         j = int(sims[k].argmax())
         if params.rule(float(sims[k, j]), titles[r], titles[rows[j]]):
             out.append(titles[r])
@@ -557,8 +558,6 @@ def _watch(old: Index, new: Index, watch: Sequence[str], texts: Sequence[str], l
         if kind == "id":
             new_id = q if new.row_of(q) is not None else new_of_old.get(q, "")
             old_id = q if old.row_of(q) is not None else old_of_new.get(q, "")
-            if not new_id and not old_id:
-                raise QueryError(f"The watched listing '{q}' is in neither snapshot.", parameter="watch")
         else:
             new_id = old_id = ""
         now = _differentiation(new, q if kind == "text" else None, new_id or None, kind, params)
@@ -616,6 +615,9 @@ def compare_indexes(
     `landscapes` are the two snapshots' landscapes at that level, and `niches` their
     `niches.niches_and_pool(index, landscape, top=params.niches)`, when already computed.
     """
+    for q in watch:  # before any work: an id of neither snapshot is a typo
+        if old.row_of(str(q)) is None and new.row_of(str(q)) is None:
+            raise QueryError(f"The watched listing '{q}' is in neither snapshot.", parameter="watch")
     if level is None:
         level, _ = choose_level(new.listings["category_path"].tolist())
     _step(progress, "match", 0, 5)
