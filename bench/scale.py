@@ -1,6 +1,6 @@
-"""How diffscan scales: build, memory, disk, query latency and ANN recall at 100k and 1M listings.
+"""How diffscan scales: build, memory, disk, query latency, ANN recall and analyses at 100k, 300k and 1M listings.
 
-    python -m bench.scale --sizes 100000 1000000          # static tier at every size, MiniLM up to 100k
+    python -m bench.scale                                 # 100k, 300k, 1M: static everywhere, MiniLM up to 100k
     python -m bench.scale --sizes 20000 --models static   # a quick look
 
 The catalogs are synthetic (bench/synthetic.py: seeded, shaped by ../shared/datasets at run time) and
@@ -13,8 +13,11 @@ kept in bench/out/scale/. Every measurement runs in its own subprocess, so peak 
   recall of the pruned lexical postings against the exact lexical top-10; plain baselines in the same
   run: exact numpy search (vectors in RAM, matrix-vector product + argpartition) and rapidfuzz
   `process.extract` over all titles;
-- analyses: `landscape.analyze_landscape` and `niches.find_niches` when those modules exist (bounded
-  by --analysis-timeout).
+- analyses: `landscape.analyze_landscape` and `niches.find_niches` computed in one process (bounded
+  by --analysis-timeout), with BERTopic's defaults on the same embeddings as the clustering baseline
+  (up to --bertopic-max listings; `pip install bertopic`);
+- fresh processes as a user runs them: `diffscan competitors` (median of 3), `saturation` and `niches`
+  the first time (computed and kept in the index folder) and again (read back, median of 3).
 
 Figures on a shared 2-core machine move with the other load: CPU seconds are printed next to wall time.
 """
@@ -200,7 +203,51 @@ def worker_analyses(out: Path) -> dict:
     return result
 
 
-WORKERS = {"build": worker_build, "query": worker_query, "baselines": worker_baselines, "analyses": worker_analyses}
+def _wall(command: list[str], env: dict | None = None) -> float:
+    """Wall seconds of one fresh `diffscan` process (output discarded); NaN when it fails."""
+    t = time.perf_counter()
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          cwd=Path(__file__).resolve().parent.parent, env=env)
+    return time.perf_counter() - t if done.returncode == 0 else float("nan")
+
+
+def worker_cli(catalog: Path, out: Path) -> dict:
+    """Fresh processes, as a user runs them: `competitors` (median of 3), then `saturation` and `niches`
+    the first time (computed and kept in the index folder) and again (median of 3, read back)."""
+    from bench.synthetic import sample_queries
+    from diffscan.index.results import RESULTS_DIR
+
+    cli = [sys.executable, "-m", "diffscan.cli"]
+    query = sample_queries(catalog, 1)[0]
+    result = {"competitors_s": float(np.median([_wall([*cli, "competitors", query, "--index", str(out)])
+                                                for _ in range(3)]))}
+    shutil.rmtree(out / RESULTS_DIR, ignore_errors=True)  # an earlier run's analyses: unlisted files, swept
+    for command in ("saturation", "niches"):
+        result[f"{command}_first_s"] = _wall([*cli, command, "--index", str(out)])
+        result[f"{command}_again_s"] = float(np.median([_wall([*cli, command, "--index", str(out)]) for _ in range(3)]))
+    return result
+
+
+def worker_bertopic(out: Path) -> dict:
+    """Baseline: BERTopic with its defaults (UMAP, HDBSCAN, c-TF-IDF) on the index's own embeddings."""
+    try:
+        from bertopic import BERTopic
+    except ImportError:
+        return {"error": "bertopic not installed (pip install bertopic)"}
+    from diffscan.index.store import load_index
+
+    index = load_index(out, verify=False)
+    titles = index.listings["title"].astype(str).tolist()
+    vectors = np.asarray(index.vectors, dtype=np.float32)
+    t = time.perf_counter()
+    topics, _ = BERTopic(verbose=False).fit_transform(titles, embeddings=vectors)
+    topics = np.asarray(topics)
+    return {"bertopic_s": time.perf_counter() - t, "topics": int(len(set(topics.tolist())) - (-1 in topics)),
+            "outliers": float(np.mean(topics == -1)), "peak_rss_mb": _peak_mb()}
+
+
+WORKERS = {"build": worker_build, "query": worker_query, "baselines": worker_baselines, "analyses": worker_analyses,
+           "cli": worker_cli, "bertopic": worker_bertopic}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,6 +293,11 @@ def measure(size: int, model: str, args) -> dict:
     if not args.skip_analyses:
         res["analyses"] = run_worker("analyses", str(out), timeout=args.analysis_timeout)
         print(f"  analyses: {res['analyses']}", flush=True)
+        res["cli"] = run_worker("cli", str(catalog), str(out), timeout=4 * args.analysis_timeout)
+        print(f"  cli: {res['cli']}", flush=True)
+        if size <= args.bertopic_max and model == "static":  # one baseline per size: the same embeddings' clusters
+            res["bertopic"] = run_worker("bertopic", str(out), timeout=args.analysis_timeout)
+            print(f"  bertopic: {res['bertopic']}", flush=True)
     if not args.keep_indexes:
         shutil.rmtree(out, ignore_errors=True)
     return res
@@ -291,6 +343,15 @@ def report(results: list[dict]) -> None:
                                                                                 r.get("analyses", {}).get("error", r.get("analyses", {}).get("landscape"))), " s")),
         row("niches", lambda r: _fmt(r.get("analyses", {}).get("niches_s",
                                                                r.get("analyses", {}).get("error", r.get("analyses", {}).get("niches"))), " s")),
+        row("baseline: BERTopic defaults, same embeddings", lambda r: (
+            _fmt(r["bertopic"].get("bertopic_s", r["bertopic"].get("error")), " s")
+            + (f" ({r['bertopic']['topics']:,} topics, {r['bertopic']['outliers']:.0%} outliers)" if "topics" in r["bertopic"] else "")
+        ) if "bertopic" in r else "–"),
+        row("fresh `diffscan competitors` process", lambda r: _fmt(r.get("cli", {}).get("competitors_s"), " s", 2)),
+        row("fresh `saturation`: first / again (kept)", lambda r: f"{_fmt(r.get('cli', {}).get('saturation_first_s'), '', 1)} / "
+                                                              f"{_fmt(r.get('cli', {}).get('saturation_again_s'), ' s', 2)}"),
+        row("fresh `niches`: first / again (kept)", lambda r: f"{_fmt(r.get('cli', {}).get('niches_first_s'), '', 1)} / "
+                                                          f"{_fmt(r.get('cli', {}).get('niches_again_s'), ' s', 2)}"),
     ]
     table("Scale benchmark (synthetic catalogs, 2 shared CPU cores)", header, rows)
     by_model: dict[str, list[dict]] = {}
@@ -320,7 +381,7 @@ def report(results: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     parser.add_argument("--models", nargs="+", default=None,
                         help="models to measure at every size (default: static everywhere, minilm up to --minilm-max)")
     parser.add_argument("--minilm-max", type=int, default=100_000)
@@ -328,12 +389,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-analyses", action="store_true")
     parser.add_argument("--analysis-timeout", type=float, default=1200)
     parser.add_argument("--keep-indexes", action="store_true")
+    parser.add_argument("--bertopic-max", type=int, default=100_000, help="run the BERTopic baseline up to this size")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("worker_args", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         fn = WORKERS[args.worker]
-        params = [Path(a) if i < 2 or args.worker == "analyses" else a for i, a in enumerate(args.worker_args)]
+        params = [Path(a) if i < 2 or args.worker in ("analyses", "bertopic") else a for i, a in enumerate(args.worker_args)]
         _emit(fn(*params))
         return 0
     from bench.common import DATASETS

@@ -235,7 +235,8 @@ def competitors(
 
         loaded = load_catalog(queries, parse_mapping(map_) if map_ else None)
         err.print(loaded.report.summary())
-        frame = find_competitors_batch(idx, loaded.listings, k=k, filters=filters)
+        frame = _run_with_progress(lambda p: find_competitors_batch(
+            idx, loaded.listings, k=k, filters=filters, progress=lambda done, total: p("queries", done, total)))
         if fmt == "table":
             fmt = "csv"
         text_out = {"csv": lambda: export.to_csv(frame), "json": lambda: export.to_json(export.records(frame)),
@@ -313,14 +314,15 @@ def niches(
     min_demand: Optional[float] = typer.Option(None, help="Only niches whose demand figure (median reviews, sales or rating per listing) is at least this."),
     export_to: Optional[Path] = typer.Option(None, "--export", "-e", help="Write the shortlist to FILE.csv, FILE.json or FILE.md."),
 ) -> None:
-    from diffscan.analyses.niches import find_niches, niches_document, niches_frame
+    from diffscan.analyses import kept
+    from diffscan.analyses.niches import niches_document, niches_frame
     from diffscan.present import export
 
     suffix = export_to.suffix.lower() if export_to is not None else None
     if suffix not in (None, ".csv", ".json", ".md"):
         raise QueryError(f"--export '{export_to}': the file name must end in .csv, .json or .md.")
     idx = _open_index(index)
-    found = _run_with_progress(lambda p: find_niches(idx, top=top, category=category, min_demand=min_demand, progress=p))
+    found = _run_with_progress(lambda p: kept.niches(idx, top=top, category=category, min_demand=min_demand, progress=p))
     if not found:
         console.print("No niche matches: loosen --category or --min-demand.")
     else:
@@ -481,7 +483,7 @@ def saturation(
     clusters_out: Optional[Path] = typer.Option(None, "--clusters-out", help="Write one row per listing (listing_id, category, cluster_id, cluster_label, near_duplicate_group) to FILE.csv."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the table (as CSV), json or csv to this file instead of the screen."),
 ) -> None:
-    from diffscan.analyses.landscape import analyze_landscape
+    from diffscan.analyses import kept
     from diffscan.analyses.projection import landscape_map
     from diffscan.present import export
     from diffscan.present.figures import font_note, write_map
@@ -495,7 +497,7 @@ def saturation(
     if clusters_out is not None and clusters_out.suffix.lower() != ".csv":
         raise QueryError(f"--clusters-out '{clusters_out}': the file name must end in .csv.")
     idx = _open_index(index)
-    landscape = _run_with_progress(lambda p: analyze_landscape(idx, level, progress=p))
+    landscape = _run_with_progress(lambda p: kept.landscape(idx, level, progress=p))
     if fmt == "table" and out is None:
         console.print(_saturation_table(landscape, top))
         console.print(f"{landscape.crowded_count()} of {len(landscape.categories):,} categories are crowded "
@@ -510,7 +512,7 @@ def saturation(
         err.print(f"Wrote {clusters_out}")
     if map_to is not None:
         err.print("Projecting the listings for the map…")
-        frame = landscape_map(idx, landscape, color_by=color_by)
+        frame = landscape_map(idx, landscape, color_by=color_by, xy=kept.map_coordinates(idx))
         write_map(frame, landscape, map_to)
         err.print(f"Wrote {escape(str(map_to))}")
         if map_to.suffix.lower() == ".png" and (note := font_note(frame, landscape)):
@@ -610,7 +612,9 @@ def compare(
     export_to: Optional[Path] = typer.Option(None, "--export", "-e", help="Write every table to FILE.json, FILE.md, or FILE.csv (one FILE.TABLE.csv per table)."),
     chart: Optional[Path] = typer.Option(None, "--chart", help="Write the saturation change chart (and the trend, with 3+ snapshots) to FILE.html or FILE.png."),
 ) -> None:
-    from diffscan.analyses.compare import compare_indexes, compare_series
+    from diffscan.analyses import kept
+    from diffscan.analyses.compare import COMPARE, compare_indexes, compare_series
+    from diffscan.analyses.landscape import choose_level
     from diffscan.catalog.readers import read_listing_lines
     from diffscan.present import export
 
@@ -627,10 +631,14 @@ def compare(
     indexes = [_open_index(p) for p in snapshots]
 
     def work(progress):
-        series = compare_series(indexes, names=[str(p) for p in snapshots], level=level) if len(indexes) > 2 else None
-        lands = tuple(series.landscapes[-2:]) if series else None
-        result = compare_indexes(indexes[-2], indexes[-1], level=series.level if series else level, watch=watch,
-                                 watch_texts=texts, landscapes=lands, progress=progress)
+        # Every snapshot's landscape at the newest one's level, read from its folder when kept there.
+        at = level if level is not None else choose_level(indexes[-1].listings["category_path"].tolist())[0]
+        lands = [kept.landscape(i, at) for i in indexes]
+        series = (compare_series(indexes, names=[str(p) for p in snapshots], level=at, landscapes=lands)
+                  if len(indexes) > 2 else None)
+        shortlists = tuple(kept.niches_and_pool(i, land, top=COMPARE.niches) for i, land in zip(indexes[-2:], lands[-2:]))
+        result = compare_indexes(indexes[-2], indexes[-1], level=at, watch=watch, watch_texts=texts,
+                                 landscapes=tuple(lands[-2:]), niches=shortlists, progress=progress)
         return result, series
 
     comparison, series = _run_with_progress(work)

@@ -7,16 +7,16 @@ search above it. Every tuned number is a field of `ClusterParams` (default `CLUS
 
 from __future__ import annotations
 
+import heapq
 import math
+import mmap
 import re
-from collections.abc import Sequence
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
-from sklearn.cluster import AgglomerativeClustering, KMeans
-from sklearn.decomposition import PCA
 
 from diffscan.core.similarity import NEAR_DUPLICATE, NearDuplicateRule
 from diffscan.core.text import Segmenter, phrases, tokens, words
@@ -24,7 +24,7 @@ from diffscan.core.text import Segmenter, phrases, tokens, words
 __all__ = [
     "CLUSTERING", "ClusterParams", "agglomerate", "cluster_offers", "coarse_groups", "combined_similarity",
     "ctfidf_keywords", "group_labels", "mean_rows", "near_duplicate_pairs", "nearest_neighbours", "reduce",
-    "representatives",
+    "release_pages", "representatives",
 ]
 
 
@@ -53,6 +53,8 @@ class ClusterParams:
         BigBasket embeddings.
     max_candidates: never more than this many listings searched at once (a cell of many identical rows).
     block_elements: similarities computed per block (4M floats = 16 MB); memory only, results do not change.
+    release_rows: mapped index pages read are let go (`release_pages`) after every this many listings, so
+        a million-listing index's 2 GB of mapped files do not stay resident; memory only.
     seed: random state of k-means, PCA and sampling, so an analysis repeats exactly.
     """
 
@@ -69,6 +71,7 @@ class ClusterParams:
     probes: int = 8
     max_candidates: int = 2400
     block_elements: int = 1 << 22
+    release_rows: int = 50_000
     seed: int = 0
 
     @property
@@ -84,6 +87,7 @@ class ClusterParams:
 
 CLUSTERING = ClusterParams()
 # Scripts written without spaces (text.words cuts Chinese into words).
+_SEEN_TITLES = 100_000  # titles whose terms ctfidf_keywords remembers at once (memory, not results)
 _CJK_RE = re.compile(r"^[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+$")
 
 
@@ -114,9 +118,14 @@ def nearest_neighbours(vectors: np.ndarray, k: int, sims: np.ndarray | None = No
     if kk <= 0:
         return idx, val
     if sims is not None:
-        s = sims.copy()
-        np.fill_diagonal(s, -np.inf)
-        idx[:, :kk], val[:, :kk] = _top_k(s, kk)
+        # A block of rows at a time: no copy of the whole matrix, and the top-k of a block that fits in
+        # cache is ~10x faster than of a 4,000^2 matrix; every row's result is the same.
+        step = max(1, params.block_elements // n)
+        for start in range(0, n, step):
+            s = np.array(sims[start : start + step])
+            local = np.arange(len(s))
+            s[local, start + local] = -np.inf
+            idx[start : start + len(s), :kk], val[start : start + len(s), :kk] = _top_k(s, kk)
         return idx, val
     if n <= params.exact_limit:
         return _exact_neighbours(np.asarray(vectors, dtype=np.float32), kk, idx, val, params)
@@ -141,6 +150,9 @@ def _ivf_cells(x: np.ndarray, params: ClusterParams) -> tuple[np.ndarray, np.nda
     n_cells = max(2, math.ceil(len(x) / params.cell_size))
     rng = np.random.default_rng(params.seed)
     sample = x[rng.choice(len(x), size=min(len(x), 20 * params.cell_size), replace=False)]
+    # sklearn is imported where it is used: the CLI imports this module for help texts (~1 s saved)
+    from sklearn.cluster import KMeans
+
     km = KMeans(n_cells, n_init=1, max_iter=15, random_state=params.seed).fit(sample)
     centres = km.cluster_centers_.astype(np.float32)
     return km.predict(x), centres
@@ -232,6 +244,9 @@ def _title_window_pairs(titles: Sequence[str], window: int) -> tuple[np.ndarray,
 
 def group_labels(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Connected components of the near-duplicate pairs (union-find, vectorized): one group id per row."""
+    # here, not at the top: it loads scipy.sparse.linalg (~60 ms a CLI command would pay)
+    from scipy.sparse.csgraph import connected_components
+
     graph = sp.coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
     return connected_components(graph, directed=False)[1].astype(np.int64)
 
@@ -250,15 +265,52 @@ def combined_similarity(vectors: np.ndarray, lexical: sp.csr_matrix, semantic: n
 
 def agglomerate(similarity: np.ndarray, distance_threshold: float = CLUSTERING.cluster_distance) -> np.ndarray:
     """Average-linkage clusters of a similarity matrix, cut at `distance_threshold` (1 - mean similarity)."""
-    if len(similarity) < 2:
-        return np.zeros(len(similarity), dtype=np.int64)
-    distance = np.clip(1.0 - similarity.astype(np.float64), 0.0, None)
-    np.fill_diagonal(distance, 0.0)
-    distance = (distance + distance.T) / 2
-    model = AgglomerativeClustering(
-        n_clusters=None, metric="precomputed", linkage="average", distance_threshold=distance_threshold
-    )
-    return model.fit_predict(distance).astype(np.int64)
+    n = len(similarity)
+    if n < 2:
+        return np.zeros(n, dtype=np.int64)
+    # What scikit-learn's AgglomerativeClustering(metric="precomputed", linkage="average") does, minus its
+    # n x n float64 copies (~0.5 GB for a 4,000-listing category): scipy's linkage of the condensed
+    # distances, cut where merges reach the threshold, clusters numbered as scikit-learn numbers them.
+    from scipy.cluster.hierarchy import linkage
+
+    merges = linkage(_condensed_distance(similarity), method="average")
+    n_clusters = int(np.count_nonzero(merges[:, 2] >= distance_threshold)) + 1
+    return _cut(merges[:, :2].astype(int).tolist(), n_clusters, n)
+
+
+def _condensed_distance(similarity: np.ndarray) -> np.ndarray:
+    """The upper triangle, row by row, of the symmetrized distance (max(0, 1 - s_ij) + max(0, 1 - s_ji)) / 2."""
+    n = len(similarity)
+    out = np.empty(n * (n - 1) // 2)
+    pos = 0
+    step = max(1, (1 << 20) // n)
+    for start in range(0, n - 1, step):
+        stop = min(n - 1, start + step)
+        upper = np.clip(1.0 - similarity[start:stop].astype(np.float64), 0.0, None)
+        lower = np.clip(1.0 - similarity[:, start:stop].T.astype(np.float64), 0.0, None)
+        both = (upper + lower) / 2
+        for r, i in enumerate(range(start, stop)):
+            out[pos : pos + n - i - 1] = both[r, i + 1 :]
+            pos += n - i - 1
+    return out
+
+
+def _cut(children: list[list[int]], n_clusters: int, n: int) -> np.ndarray:
+    """Leaf labels of a merge tree cut into `n_clusters`, numbered as scikit-learn's `_hc_cut` numbers them
+    (a heap of the top nodes; the numbering decides which of two equal-sized clusters ranks first)."""
+    nodes = [-(max(children[-1]) + 1)]
+    for _ in range(n_clusters - 1):
+        these = children[-nodes[0] - n]
+        heapq.heappush(nodes, -these[0])
+        heapq.heappushpop(nodes, -these[1])
+    label = [-1] * (2 * n - 1)
+    for i, node in enumerate(nodes):
+        label[-node] = i
+    for m in range(n - 2, -1, -1):  # a node before its children: each leaf gets its top node's label
+        if label[n + m] >= 0:
+            a, b = children[m]
+            label[a] = label[b] = label[n + m]
+    return np.array(label[:n], dtype=np.int64)
 
 
 def reduce(vectors: np.ndarray, *, params: ClusterParams = CLUSTERING) -> np.ndarray:
@@ -267,6 +319,8 @@ def reduce(vectors: np.ndarray, *, params: ClusterParams = CLUSTERING) -> np.nda
     d = min(params.pca_dimensions, x.shape[1], len(x))
     if d >= x.shape[1]:
         return x
+    from sklearn.decomposition import PCA
+
     return PCA(d, random_state=params.seed, svd_solver="randomized").fit_transform(x).astype(np.float32)
 
 
@@ -275,7 +329,26 @@ def _kmeans(x: np.ndarray, k: int, seed: int, *, init: str = "k-means++", max_it
     k = max(1, min(k, len(x)))
     if k == 1:
         return np.zeros(len(x), dtype=np.int64)
+    from sklearn.cluster import KMeans
+
     return KMeans(k, init=init, n_init=1, max_iter=max_iter, random_state=seed).fit_predict(x).astype(np.int64)
+
+
+def release_pages(*arrays) -> None:
+    """Drop the pages of read-only memory-mapped arrays (a large index's vectors and lexical rows) that this
+    process has read from its resident set.
+
+    The kernel keeps them in its page cache, so reading them again costs a page fault, not a disk read;
+    without this, a pass over a million-listing index leaves its 2 GB of mapped files resident for the
+    rest of the analysis. Arrays that are not read-only maps are left alone.
+    """
+    for a in arrays:
+        base = a
+        while isinstance(base, np.ndarray) and not isinstance(base, np.memmap):
+            base = base.base
+        handle = getattr(base, "_mmap", None) if isinstance(base, np.memmap) and base.mode == "r" else None
+        if handle is not None and hasattr(mmap, "MADV_DONTNEED"):
+            handle.madvise(mmap.MADV_DONTNEED)
 
 
 def mean_rows(labels: np.ndarray, matrix, n_groups: int):
@@ -339,28 +412,41 @@ def _title_terms(title: str, brand: str, segmenter: Segmenter | None = None) -> 
 
 
 def ctfidf_keywords(titles: Sequence[str], brands: Sequence[str], labels: np.ndarray, n_labels: int, top: int = 5,
-                    *, segmenter: Segmenter | None = None) -> list[list[str]]:
+                    *, segmenter: Segmenter | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> list[list[str]]:
     """c-TF-IDF keywords per label, as BERTopic computes them (class-based TF-IDF over title phrases).
 
     weight(t, c) = tf(t, c) / |c| x log(1 + A / f(t)), with tf counted once per listing, A the mean
     number of phrases per class and f(t) the frequency of t over all classes. Chinese titles are cut
     into words by `segmenter` (`usps.catalog_segmenter` of the index; by default one that knows the
-    Chinese brand names among `brands`, loaded only when a title has Chinese).
+    Chinese brand names among `brands`, loaded only when a title has Chinese). `progress(done, total)` is
+    told how many titles have been read.
     """
     if segmenter is None:  # cheap: jieba loads only if a title has Chinese
         segmenter = Segmenter(set(brands))
     vocab: dict[str, int] = {}
     seen: dict[tuple[str, str], list[int]] = {}
-    rows, cols = [], []
+    # Term ids in a flat int32 array, not Python lists: a million titles have ~15M (title, term) pairs.
+    cols, lengths = array("i"), np.zeros(len(titles), dtype=np.int64)
     for i, (t, b) in enumerate(zip(titles, brands)):
         key = (t, b)
-        if key not in seen:
-            seen[key] = [vocab.setdefault(p, len(vocab)) for p in sorted(_title_terms(t, b, segmenter))]
-        cols.extend(seen[key])
-        rows.extend([i] * len(seen[key]))
+        ids = seen.get(key)
+        if ids is None:
+            if len(seen) >= _SEEN_TITLES:  # repeated titles sit close together; the memo need not hold them all
+                seen.clear()
+            ids = seen[key] = [vocab.setdefault(p, len(vocab)) for p in sorted(_title_terms(t, b, segmenter))]
+        cols.extend(ids)
+        lengths[i] = len(ids)
+        if progress and (i + 1) % 50_000 == 0:
+            progress(i + 1, len(titles))
+    del seen
+    if progress:
+        progress(len(titles), len(titles))
     if not vocab:
         return [[] for _ in range(n_labels)]
-    x = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(titles), len(vocab)))
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    x = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), np.frombuffer(cols, dtype=np.int32), indptr),
+                      shape=(len(titles), len(vocab)))
     ind = sp.csr_matrix((np.ones(len(labels), dtype=np.float32), (labels, np.arange(len(labels)))), shape=(n_labels, len(titles)))
     tf = (ind @ x).tocsr()
     freq = np.asarray(tf.sum(axis=0)).ravel()
@@ -371,12 +457,14 @@ def ctfidf_keywords(titles: Sequence[str], brands: Sequence[str], labels: np.nda
     weights = sp.diags(1.0 / sizes) @ tf @ sp.diags(idf)
     terms = np.array(list(vocab), dtype=object)
     out = []
+    weights = weights.tocsr()
     for c in range(n_labels):
-        row = weights.getrow(c)
-        if row.nnz == 0:
+        lo, hi = weights.indptr[c], weights.indptr[c + 1]
+        if lo == hi:
             out.append([])
             continue
-        best = row.indices[np.lexsort((terms[row.indices], -row.data))][: 3 * top]
+        ids, data = weights.indices[lo:hi], weights.data[lo:hi]
+        best = ids[np.lexsort((terms[ids], -data))][: 3 * top]
         out.append(_readable(list(terms[best]), top))
     return out
 
@@ -401,7 +489,12 @@ def representatives(vectors: np.ndarray, labels: np.ndarray, n_labels: int) -> n
     """Row of each label's listing nearest its mean vector (the listing that best stands for it)."""
     x = np.asarray(vectors, dtype=np.float32)
     centres = mean_rows(labels, x, n_labels)
-    score = np.einsum("ij,ij->i", x, centres[labels])
+    # In blocks of rows: centres[labels] for a million listings would be a 1 GB copy.
+    score = np.empty(len(labels), dtype=np.float32)
+    step = max(1, CLUSTERING.block_elements // max(1, x.shape[1]))
+    for start in range(0, len(labels), step):
+        block = slice(start, start + step)
+        score[block] = np.einsum("ij,ij->i", x[block], centres[labels[block]])
     best = np.full(n_labels, -1, dtype=np.int64)
     order = np.lexsort((-score, labels))
     first = np.ones(len(order), dtype=bool)

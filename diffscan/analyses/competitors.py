@@ -7,16 +7,18 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from diffscan.analyses.usps import catalog_segmenter, display
 from diffscan.core.lexical import row_dots
-from diffscan.core.similarity import is_near_duplicate, top_rows
-from diffscan.core.text import listing_text, maximal, model_codes, phrases
+from diffscan.core.similarity import is_near_duplicate
+from diffscan.core.text import listing_text, model_codes, phrases
 from diffscan.errors import QueryError
 from diffscan.index.store import Index
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
 @dataclass(frozen=True)
@@ -111,8 +113,124 @@ class CompetitorResult:
         return {"query": self.query_text, "query_id": self.query_id, "competitors": [c.to_dict() for c in self.competitors]}
 
 
+# ---------------------------------------------------------------------------------------------------
+# Candidates: the top `pool` rows of the semantic list and of the lexical list. One query scans the
+# index; a batch takes a block of queries' semantic cosines from one matrix product. Both pick the same
+# candidates and give them the same scores (tests/analyses/test_competitors.py, bench/batch.py).
+# ---------------------------------------------------------------------------------------------------
+
+# A batch holds at most this many (query, listing) cosines at once: 256 queries x 32,768 listings of float32
+# is 32 MB, whatever the catalog size.
+_BLOCK_CELLS = 1 << 23
+_BLOCK_QUERIES = 256
+_CHUNK = 64  # `_contenders` looks at the maxima of chunks this long first
+_ROUNDOFF = float(np.finfo(np.float32).eps) / 2  # float32 unit roundoff (see `_margin`)
+
+
+def _check_k(k: int) -> None:
+    if k < 1:
+        raise QueryError(f"The number of competitors asked for (k) must be at least 1, not {k}.", parameter="k")
+
+
+def _pool(k: int) -> int:
+    """How many candidates each of the semantic and the lexical list gives."""
+    return max(50, 5 * k)
+
+
+def _blocked(index: Index, filters: Filters | None, exclude: int | None = None) -> np.ndarray | None:
+    """Rows that may not be competitors (filtered out, or the query listing itself); None when none."""
+    allowed = filters.mask(index) if filters else None
+    blocked = None if allowed is None else ~allowed
+    if exclude is not None:
+        blocked = np.zeros(len(index), dtype=bool) if blocked is None else blocked
+        blocked[exclude] = True
+    return blocked
+
+
+def _masked(scores: np.ndarray, blocked: np.ndarray | None) -> np.ndarray:
+    return scores if blocked is None else np.where(blocked, -np.inf, scores)
+
+
+def _contenders(scores: np.ndarray, pool: int, margin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The rows (ascending) whose finite score is at least the pool-th highest minus `margin`, and their scores.
+
+    Found without partitioning every score: the pool-th highest chunk maximum is at most the pool-th
+    highest score, so only the scores above it are partitioned (a few hundred of 20,000).
+    """
+    n = len(scores)
+    rows = np.arange(n)
+    if n > pool:
+        maxima = np.maximum.reduceat(scores, np.arange(0, n, _CHUNK))
+        if len(maxima) > pool:
+            rows = np.flatnonzero(scores >= np.partition(maxima, len(maxima) - pool)[len(maxima) - pool] - margin)
+    values = scores[rows]
+    if len(values) > pool:
+        edge = np.partition(values, len(values) - pool)[len(values) - pool]
+        keep = values >= edge - margin
+        rows, values = rows[keep], values[keep]
+    finite = np.isfinite(values)
+    return rows[finite], values[finite]
+
+
+def _best(rows: np.ndarray, values: np.ndarray, pool: int) -> np.ndarray:
+    """The `pool` rows of highest value; of equal values the lower rows (`rows` ascending): one answer
+    whatever found the rows."""
+    return rows if len(rows) <= pool else rows[np.argsort(-values, kind="stable")[:pool]]
+
+
+def _margin(index: Index, qvecs: np.ndarray) -> np.ndarray:
+    """Per query, twice the most a float32 BLAS cosine can be off the one `_semantic_of` gives.
+
+    A float32 sum of d products is off the true value by at most gamma_d * |q| * |v| whatever the
+    summation order (gamma_d = d*u / (1 - d*u), u the unit roundoff; Higham, Accuracy and Stability of
+    Numerical Algorithms, 3.1), `_semantic_of` by at most 2u * |q| * |v|: 5e-5 for unit vectors of 384
+    dimensions, where the differences seen are 1e-6.
+    """
+    d = index.vectors.shape[1]
+    gamma = d * _ROUNDOFF / (1 - d * _ROUNDOFF)
+    if "competitors.longest" not in index.memo:  # the longest listing vector (1 for a normalized model)
+        index.memo["competitors.longest"] = float(np.sqrt(np.einsum("ij,ij->i", index.vectors, index.vectors).max()))
+    longest = index.memo["competitors.longest"]
+    return 2 * (gamma + 2 * _ROUNDOFF) * longest * np.linalg.norm(np.atleast_2d(qvecs), axis=1).astype(np.float64)
+
+
+def _semantic_of(index: Index, cand: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+    """Cosines of the candidates, from their rows alone, summed in float64 and rounded to float32.
+
+    The last bit of a float32 BLAS product depends on where a row sits in it (two identical listings
+    could score 1e-7 apart, and a matrix product differs from a matrix-vector one). Summed in float64
+    those differences are 1e-16 and vanish in the rounding: a candidate's score is the same however it
+    was found (one query's scan, a batch, the ANN graph), and identical listings tie.
+    """
+    return (np.asarray(index.vectors[cand], dtype=np.float64) @ np.asarray(qvec, dtype=np.float64)).astype(np.float32)
+
+
+def _semantic_pool(index: Index, qvec: np.ndarray, cosines: np.ndarray, pool: int, margin: float) -> np.ndarray:
+    """The `pool` rows of highest `_semantic_of` cosine, from float32 BLAS `cosines` (blocked rows -inf).
+
+    Every row that could be among them is within `margin` of the pool-th BLAS cosine; only those are
+    scored by `_semantic_of`. So a query alone (a matrix-vector product) and in a batch (a matrix
+    product) pick the same rows although their BLAS cosines differ in the last bits.
+    """
+    rows, _ = _contenders(cosines, pool, margin)
+    return _best(rows, _semantic_of(index, rows, qvec), pool)
+
+
+def _lexical_scores(index: Index, qlex) -> np.ndarray:
+    """The lexical cosine of one query with every listing (an exact index).
+
+    One query at a time also in a batch: the product is nearly dense (a query shares some 3-gram with
+    almost every listing), and one sparse row of 20,000 values is quicker than a block of them.
+    """
+    return np.asarray((qlex @ index.lexical_t).todense(), dtype=np.float32).ravel()
+
+
+def _lexical_pool(lexical: np.ndarray, blocked: np.ndarray | None, pool: int) -> np.ndarray:
+    return _best(*_contenders(_masked(lexical, blocked), pool), pool)
+
+
 def _candidates(
-    index: Index, text: str, qvec: np.ndarray, blocked: np.ndarray, pool: int
+    index: Index, qvec: np.ndarray, qlex, blocked: np.ndarray | None, pool: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidate rows (the top `pool` of the semantic and of the lexical list, never a blocked row),
     with their exact semantic and lexical cosines.
@@ -121,17 +239,200 @@ def _candidates(
     list's candidates from those structures and score only the candidates, still exactly: approximation
     can change which listings are candidates, never a candidate's score.
     """
-    qlex = index.query_lexical(text)
     if index.ann is None and index.postings is None:
-        semantic = np.asarray(index.vectors @ qvec, dtype=np.float32)
-        lexical = np.asarray((qlex @ index.lexical_t).todense(), dtype=np.float32).ravel()
-        semantic_c = np.where(blocked, -np.inf, semantic)
-        lexical_c = np.where(blocked, -np.inf, lexical)
-        cand = np.union1d(top_rows(semantic_c, pool), top_rows(lexical_c, pool))
-        return cand, semantic[cand], lexical[cand]
+        cosines = _masked(np.asarray(index.vectors @ qvec, dtype=np.float32), blocked)
+        lexical = _lexical_scores(index, qlex)
+        cand = np.union1d(_semantic_pool(index, qvec, cosines, pool, _margin(index, qvec)[0]),
+                          _lexical_pool(lexical, blocked, pool))
+        return cand, _semantic_of(index, cand, qvec), lexical[cand]
     cand = np.union1d(index.semantic_candidates(qvec, pool, blocked), index.lexical_candidates(qlex, pool, blocked))
-    semantic = np.asarray(index.vectors[cand] @ qvec, dtype=np.float32)
-    return cand, semantic, row_dots(index.lexical, cand, qlex)
+    return cand, _semantic_of(index, cand, qvec), row_dots(index.lexical, cand, qlex)
+
+
+def _block_candidates(
+    index: Index, qvecs: np.ndarray, qlex, blocked: np.ndarray | None, pool: int
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """`_candidates` of a block of queries against an exact index, with the same results.
+
+    The block's cosines with every listing are one matrix product, where a query alone reads all vectors
+    for its one matrix-vector product; `_semantic_pool` makes both pick the same rows.
+    """
+    cosines = qvecs @ index.vectors.T
+    if blocked is not None:
+        cosines[:, blocked] = -np.inf
+    margins = _margin(index, qvecs)
+    found = []
+    for i, qvec in enumerate(qvecs):
+        lexical = _lexical_scores(index, qlex[i])
+        cand = np.union1d(_semantic_pool(index, qvec, cosines[i], pool, margins[i]), _lexical_pool(lexical, blocked, pool))
+        found.append((cand, _semantic_of(index, cand, qvec), lexical[cand]))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------
+# Ranking: every candidate scored, the top k explained. The one ranking of single and batch queries.
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Query:
+    text: str  # what is matched lexically and cut into phrases
+    title: str  # what candidate titles are fuzzy-matched and near-duplicate-checked against
+    category_path: list[str] | None
+
+
+def _text_query(text: str | None, category_path: list[str] | None) -> _Query:
+    if text is None or not text.strip():
+        raise QueryError("The query is empty: paste a listing title (and optionally its description).", parameter="text")
+    text = text.strip()
+    return _Query(text, text.split("\n", 1)[0][:500], category_path)
+
+
+class _Phrases:
+    """The phrases of a text in the order `maximal` lists them, and for each the longer phrases of the same
+    text that contain it: the maximal phrases of any subset then take set lookups, not comparing every pair
+    and sorting (~25 us a set, 30 sets a query)."""
+
+    def __init__(self, found: set[str]) -> None:
+        self.all = found
+        self.ordered = sorted(found, key=lambda p: (-len(p.split()), p))  # as `maximal` orders them
+        self.position = {p: i for i, p in enumerate(self.ordered)}
+        within: dict[str, set[str]] = {}
+        for longer in found:  # phrases are words joined by single spaces: a phrase inside is a run of them
+            words = longer.split(" ")
+            for size in range(1, len(words)):
+                for start in range(len(words) - size + 1):
+                    part = " ".join(words[start : start + size])
+                    if part in found:
+                        within.setdefault(part, set()).add(longer)
+        self.within = within
+
+    def maximal(self, subset: set[str], n: int = 8) -> list[str]:
+        """`maximal(subset)[:n]` for a subset of these phrases."""
+        out: list[str] = []
+        # A small subset (the shared phrases) is put in order itself; a large one is met early in `ordered`.
+        looked = self.ordered if 4 * len(subset) > len(self.ordered) else sorted(subset, key=self.position.__getitem__)
+        within = self.within
+        for p in looked:
+            if p in subset and (p not in within or subset.isdisjoint(within[p])):
+                out.append(p)
+                if len(out) == n:
+                    break
+        return out
+
+
+class _Listings:
+    """What the ranking reads of the index's listings, read on first use and kept.
+
+    One query reads only its candidates (a pandas row lookup costs ~0.2 ms, so a column at a time). A
+    batch keeps one for all its queries: a listing that competes for many of them is read, and cut into
+    phrases, once. Past `limit` rows it starts over, so a batch's memory stays bounded.
+    """
+
+    COLUMNS = ("listing_id", "title", "brand", "price", "category_path", "description")
+
+    def __init__(self, index: Index, explain: bool, limit: int = 200_000) -> None:
+        self.df = index.listings
+        self.chars = index.manifest["text"]["description_chars"]
+        self.explain = explain
+        self.segmenter = catalog_segmenter(index) if explain else None  # Chinese words, with the catalog's brands
+        self.limit = limit
+        self._rows: dict[int, tuple] = {}
+        self.titles: dict[int, str] = {}
+        self.paths: dict[int, tuple[str, ...]] = {}  # lower-cased, as the category prior compares them
+        self._codes: dict[int, set[str]] = {}
+        self._phrases: dict[str, _Phrases] = {}
+        self._display: dict[str, str] = {}
+
+    def read(self, rows: list[int]) -> None:
+        missing = [r for r in rows if r not in self._rows]
+        if not missing:
+            return
+        if len(self._rows) + len(missing) > self.limit:
+            for memo in (self._rows, self.titles, self.paths, self._codes, self._phrases, self._display):
+                memo.clear()
+        columns = [self.df[c].take(missing).tolist() for c in self.COLUMNS]
+        self._rows.update(zip(missing, zip(*columns)))
+        self.titles.update(zip(missing, columns[1]))
+        self.paths.update((r, tuple(c.lower() for c in p)) for r, p in zip(missing, columns[4]))
+
+    def row(self, r: int) -> tuple:
+        """(listing_id, title, brand, price, category_path, description) of a row `read` before."""
+        return self._rows[r]
+
+    def codes(self, r: int) -> set[str]:
+        if r not in self._codes:
+            self._codes[r] = model_codes(self.titles[r])
+        return self._codes[r]
+
+    def phrases(self, text: str) -> _Phrases:
+        """The phrases of a text (a query's or a listing's: a query that is a listing's text shares them)."""
+        if text not in self._phrases:
+            self._phrases[text] = _Phrases(phrases(text, segmenter=self.segmenter))
+        return self._phrases[text]
+
+    def shown(self, found: list[str]) -> list[str]:
+        """Phrases as `display` writes them."""
+        out = []
+        for p in found:
+            if p not in self._display:
+                self._display[p] = display(p)
+            out.append(self._display[p])
+        return out
+
+
+def _rank(listings: _Listings, query: _Query, cand: np.ndarray, semantic_cand: np.ndarray,
+          lexical_cand: np.ndarray, *, k: int, weights: Weights) -> list[Competitor]:
+    """The top `k` candidates of one query by the weighted score, explained (when `listings.explain`)."""
+    if len(cand) == 0:
+        return []
+    rows = cand.tolist()
+    listings.read(rows)
+    titles = [listings.titles[r] for r in rows]
+    qcodes = model_codes(query.text)
+    fuzzy = (process.cdist([query.title], titles, scorer=fuzz.token_set_ratio, dtype=np.float64)[0] / 100.0).astype(np.float32)
+    codes = np.array([bool(qcodes & listings.codes(r)) for r in rows]) if qcodes else np.zeros(len(cand), bool)
+    qcat = tuple(c.lower() for c in (query.category_path or []))
+    same_cat = np.array([listings.paths[r] == qcat for r in rows]) if qcat else np.zeros(len(cand), dtype=bool)
+    score = (
+        weights.semantic * semantic_cand
+        + weights.lexical * lexical_cand
+        + weights.fuzzy * fuzzy
+        + weights.code * codes
+        + weights.category * same_cat
+    )
+    order = np.argsort(-score, kind="stable")[:k]
+    explain = listings.explain
+    qphrases = listings.phrases(query.text) if explain else _Phrases(set())
+    out: list[Competitor] = []
+    for rank, j in enumerate(order, start=1):
+        listing_id, title, brand, price, path, description = listings.row(rows[j])
+        near = is_near_duplicate(float(semantic_cand[j]), query.title, title)
+        cphrases = listings.phrases(listing_text(title, brand, description, listings.chars)) if explain else _Phrases(set())
+        q, c = qphrases.all, cphrases.all
+        price = float(price)
+        out.append(
+            Competitor(
+                rank=rank,
+                listing_id=str(listing_id),
+                title=str(title),
+                brand=str(brand),
+                price=None if math.isnan(price) else price,
+                category=" > ".join(path),
+                score=round(float(score[j]), 4),
+                semantic=round(float(semantic_cand[j]), 4),
+                lexical=round(float(lexical_cand[j]), 4),
+                fuzzy=round(float(fuzzy[j]), 4),
+                code_match=bool(codes[j]),
+                same_category=bool(same_cat[j]),
+                near_duplicate=near,
+                kind="twin" if (near or codes[j]) else "substitute",
+                shared_phrases=listings.shown(qphrases.maximal(q & c)),
+                unique_to_query=listings.shown(qphrases.maximal(q - c)),
+                unique_to_competitor=listings.shown(cphrases.maximal(c - q)),
+            )
+        )
+    return out
 
 
 def find_competitors(
@@ -153,8 +454,7 @@ def find_competitors(
     results). Candidates come from the semantic and the lexical top lists, then every candidate gets
     all score components and the weighted sum ranks them.
     """
-    if k < 1:
-        raise QueryError(f"The number of competitors asked for (k) must be at least 1, not {k}.", parameter="k")
+    _check_k(k)
     exclude: int | None = None
     if listing_id is not None:
         row = index.row_of(str(listing_id))
@@ -163,77 +463,52 @@ def find_competitors(
         exclude = row
         rec = index.listings.iloc[row]
         text = listing_text(rec["title"], rec["brand"], rec["description"], index.manifest["text"]["description_chars"])
-        title = rec["title"]
-        category_path = category_path if category_path is not None else list(rec["category_path"])
+        query = _Query(text, rec["title"], category_path if category_path is not None else list(rec["category_path"]))
         qvec = np.asarray(index.vectors[row], dtype=np.float32)
     else:
-        if text is None or not text.strip():
-            raise QueryError("The query is empty: paste a listing title (and optionally its description).", parameter="text")
-        text = text.strip()
-        title = text.split("\n", 1)[0][:500]
-        qvec = query_vector if query_vector is not None else (encoder or index.encoder()).encode_one(text)
+        query = _text_query(text, category_path)
+        qvec = query_vector if query_vector is not None else (encoder or index.encoder()).encode_one(query.text)
+    cand, semantic, lexical = _candidates(index, qvec, index.query_lexical(query.text), _blocked(index, filters, exclude),
+                                          _pool(k))
+    competitors = _rank(_Listings(index, explain), query, cand, semantic, lexical, k=k, weights=weights)
+    return CompetitorResult(query_text=query.text, query_id=listing_id, competitors=competitors)
 
-    allowed = filters.mask(index) if filters else None
-    blocked = np.zeros(len(index), dtype=bool) if allowed is None else ~allowed
-    if exclude is not None:
-        blocked[exclude] = True
-    pool = max(50, 5 * k)
-    cand, semantic_cand, lexical_cand = _candidates(index, text, qvec, blocked, pool)
-    if len(cand) == 0:
-        return CompetitorResult(query_text=text, query_id=listing_id, competitors=[])
 
-    df = index.listings
-    titles = df["title"].take(cand).tolist()  # only the candidates: converting every title costs O(n)
-    qcodes = model_codes(text)
-    fuzzy = np.array([fuzz.token_set_ratio(title, t) / 100.0 for t in titles], dtype=np.float32)
-    codes = np.array([bool(qcodes & model_codes(t)) for t in titles]) if qcodes else np.zeros(len(cand), bool)
-    qcat = [c.lower() for c in (category_path or [])]
-    if qcat:
-        paths = df["category_path"].take(cand).tolist()
-        same_cat = np.array([[c.lower() for c in p] == qcat for p in paths])
-    else:
-        same_cat = np.zeros(len(cand), dtype=bool)
-    score = (
-        weights.semantic * semantic_cand
-        + weights.lexical * lexical_cand
-        + weights.fuzzy * fuzzy
-        + weights.code * codes
-        + weights.category * same_cat
-    )
-    order = np.argsort(-score, kind="stable")[:k]
-    seg = catalog_segmenter(index) if explain else None  # Chinese words, with the catalog's brands
-    qphrases = phrases(text, segmenter=seg) if explain else set()
-    chars = index.manifest["text"]["description_chars"]
-    out: list[Competitor] = []
-    for rank, j in enumerate(order, start=1):
-        i = int(cand[j])
-        rec = df.iloc[i]
-        near = is_near_duplicate(float(semantic_cand[j]), title, rec["title"])
-        cphrases = (phrases(listing_text(rec["title"], rec["brand"], rec["description"], chars), segmenter=seg)
-                    if explain else set())
-        price = float(rec["price"])
-        out.append(
-            Competitor(
-                rank=rank,
-                listing_id=str(rec["listing_id"]),
-                title=str(rec["title"]),
-                brand=str(rec["brand"]),
-                price=None if math.isnan(price) else price,
-                category=" > ".join(rec["category_path"]),
-                score=round(float(score[j]), 4),
-                semantic=round(float(semantic_cand[j]), 4),
-                lexical=round(float(lexical_cand[j]), 4),
-                fuzzy=round(float(fuzzy[j]), 4),
-                code_match=bool(codes[j]),
-                same_category=bool(same_cat[j]),
-                near_duplicate=near,
-                kind="twin" if (near or codes[j]) else "substitute",
-                shared_phrases=[display(p) for p in maximal(qphrases & cphrases)[:8]],
-                unique_to_query=[display(p) for p in maximal(qphrases - cphrases)[:8]],
-                unique_to_competitor=[display(p) for p in maximal(cphrases - qphrases)[:8]],
-            )
-        )
-    return CompetitorResult(query_text=text, query_id=listing_id, competitors=out)
+def _query_vectors(index: Index, texts: list[str]) -> np.ndarray:
+    """The texts in the index's vector space, encoded only where no vector is at hand.
+
+    A text that is a listing's own text has that listing's vector (on indexes searched exactly, held in
+    memory). Other texts come from the embedding cache when the build or an earlier batch left them
+    there. Only the rest load the model (seconds) and are encoded in one batch (~400 texts/s for MiniLM
+    on 2 cores), then cached when this machine has a cache.
+    """
+    from diffscan.analyses.usps import listing_texts
+    from diffscan.encoder.cache import EmbeddingCache, text_key
+
+    out = np.zeros((len(texts), index.vectors.shape[1]), dtype=np.float32)
+    todo = list(range(len(texts)))
+    if index.ann is None and index.postings is None and todo:
+        if "competitors.text_rows" not in index.memo:
+            index.memo["competitors.text_rows"] = {t: i for i, t in enumerate(listing_texts(index))}
+        rows = index.memo["competitors.text_rows"]
+        found = [(i, rows[texts[i]]) for i in todo if texts[i] in rows]
+        if found:
+            out[[i for i, _ in found]] = index.vectors[[r for _, r in found]]
+            todo = [i for i in todo if texts[i] not in rows]
+    cache = EmbeddingCache(index.model_id)
+    if not cache.folder.is_dir():
+        cache = None  # no cache on this machine (or a model that skips it): queries do not start one
+    if todo and cache is not None:
+        keys = {i: text_key(texts[i]) for i in todo}
+        hits = cache.get(list(keys.values()))
+        for i in todo:
+            if keys[i] in hits:
+                out[i] = hits[keys[i]]
+        todo = [i for i in todo if keys[i] not in hits]
+    if todo:
+        encoder = index.encoder()
+        out[todo] = encoder.encode([texts[i] for i in todo], cache=cache if encoder.caches else None)
+    return out
 
 
 def find_competitors_batch(
@@ -243,24 +518,53 @@ def find_competitors_batch(
     k: int = 10,
     filters: Filters | None = None,
     weights: Weights = DEFAULT_WEIGHTS,
+    query_vectors: np.ndarray | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Competitors for many listings (a canonical listings table): one row per query and rank.
 
-    Query texts are embedded in one batch; each query's own category path (if any) is used as its
-    category prior, as for a single query.
+    Each query's own category path (if any) is its category prior, as for a single query, and its rows
+    are those of `find_competitors(index, text, category_path=..., query_vector=...)` for its listing
+    text. Faster than that query by query: a query that is a listing's text takes its vector (others come
+    from the embedding cache or are embedded in one batch), a block of queries' semantic candidates
+    comes from one matrix product on indexes searched exactly, and what the ranking reads of a listing
+    is read once per batch.
+
+    query_vectors: the queries' vectors when already computed (rows align with `queries`).
+    progress: called with (queries done, queries) as blocks of queries finish.
     """
     import pandas as pd
 
-    encoder = index.encoder()
+    from diffscan.core.lexical import term_counts, weigh
+
+    _check_k(k)
     chars = index.manifest["text"]["description_chars"]
     texts = [listing_text(t, b, d, chars) for t, b, d in zip(queries["title"], queries["brand"], queries["description"])]
-    vectors = encoder.encode(texts) if texts else np.zeros((0, index.vectors.shape[1]), np.float32)
+    vectors = _query_vectors(index, texts) if query_vectors is None else np.asarray(query_vectors, dtype=np.float32)
+    asked = [_text_query(t, list(p)) for t, p in zip(texts, queries["category_path"])]
+    # `index.query_lexical` of every text at once: rows are weighed one by one, so each equals its query's.
+    qlex = weigh(term_counts([q.text for q in asked]), index.idf) if asked else None
+    blocked = _blocked(index, filters)
+    pool = _pool(k)
+    listings = _Listings(index, explain=True)
+    exact = index.ann is None and index.postings is None
+    step = max(1, min(_BLOCK_QUERIES, _BLOCK_CELLS // max(len(index), 1)))
+    ids = [str(q) for q in queries["listing_id"].tolist()]
     rows: list[dict] = []
-    for qid, text, path, vec in zip(queries["listing_id"], texts, queries["category_path"], vectors):
-        result = find_competitors(
-            index, text, k=k, filters=filters, category_path=list(path), weights=weights, query_vector=vec
-        )
-        for c in result.competitors:
-            rows.append({"query_id": str(qid), "query_title": text.split(" | ", 1)[0], **c.to_dict()})
+    if progress:
+        progress(0, len(asked))
+    for start in range(0, len(asked), step):
+        stop = min(start + step, len(asked))
+        if exact:
+            found = _block_candidates(index, vectors[start:stop], qlex[start:stop], blocked, pool)
+        else:
+            found = [_candidates(index, vectors[i], qlex[i], blocked, pool) for i in range(start, stop)]
+        listings.read(np.unique(np.concatenate([cand for cand, _, _ in found])).tolist())  # one read a block
+        for i, (cand, semantic, lexical) in zip(range(start, stop), found):
+            head = {"query_id": ids[i], "query_title": texts[i].split(" | ", 1)[0]}
+            # vars, not to_dict: the Competitor is dropped, so its lists need no deep copy (asdict: ~0.1 ms each)
+            rows.extend({**head, **vars(c)} for c in _rank(listings, asked[i], cand, semantic, lexical, k=k, weights=weights))
+        if progress:
+            progress(stop, len(asked))
     columns = ["query_id", "query_title", *Competitor.__dataclass_fields__.keys()]
     return pd.DataFrame(rows, columns=columns)

@@ -92,9 +92,13 @@ crowded = saturation >= {self.crowded_score:g} and at least {self.crowded_min_li
 
 SATURATION = SaturationParams()
 LABEL_KINDS = ("brand", "quantity", "material", "colour")  # the standard labels of label completeness
+_LABEL_ROWS = 50_000  # listings whose labels are read at once (memory only)
 SATURATION_FORMULA = SATURATION.formula()
 
 Progress = Callable[[str, int, int], None]
+# An earlier analysis's clustering of one category: (cluster label, knn similarity, pair rows a, b), rows
+# local to the category, or None to compute it.
+Reuse = Callable[[str, np.ndarray], "tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None"]
 
 
 @dataclass
@@ -135,7 +139,15 @@ class Landscape:
 
 def category_names(paths: Sequence[Sequence[str]], level: int) -> np.ndarray:
     """Each listing's category path cut at `level` and joined with ' > '."""
-    return np.array([" > ".join(p[:level]) if len(p) else NO_CATEGORY for p in paths], dtype=object)
+    names: dict[tuple, str] = {}  # one string per category, not one per listing (a million listings: ~100 MB)
+    out = np.empty(len(paths), dtype=object)
+    for i, p in enumerate(paths):
+        key = tuple(p[:level]) if len(p) else None
+        name = names.get(key)
+        if name is None:
+            name = names[key] = NO_CATEGORY if key is None else " > ".join(key)
+        out[i] = name
+    return out
 
 
 def choose_level(paths: Sequence[Sequence[str]], level: int | None = None, *,
@@ -259,15 +271,17 @@ def label_flags(titles: Sequence[str], descriptions: Sequence[str], brands: Sequ
     """
     from diffscan.core.attributes import extract_attributes
 
-    seen: dict[str, set[str]] = {}
-    rows = []
+    seen: dict[str, tuple[bool, bool, bool]] = {}
+    stated = []
     for title, description, brand in zip(titles, descriptions, brands):
         text = f"{title} | {description[:300]}" if description else title
-        kinds = seen.get(text)
-        if kinds is None:
-            kinds = seen[text] = {a.kind for a in extract_attributes(text)}
-        rows.append((bool(str(brand).strip()), bool(kinds & {"size", "quantity"}), "material" in kinds, "colour" in kinds))
-    return pd.DataFrame(rows, columns=[f"label_{k}" for k in LABEL_KINDS], dtype=bool)
+        flags = seen.get(text)
+        if flags is None:
+            kinds = {a.kind for a in extract_attributes(text)}
+            flags = seen[text] = (bool(kinds & {"size", "quantity"}), "material" in kinds, "colour" in kinds)
+        stated.append((bool(str(brand).strip()), *flags))
+    columns = list(zip(*stated)) if stated else [()] * len(LABEL_KINDS)
+    return pd.DataFrame({f"label_{k}": np.array(c, dtype=bool) for k, c in zip(LABEL_KINDS, columns)})
 
 
 # ---- the analysis -------------------------------------------------------------------------------------
@@ -284,12 +298,14 @@ class _Work:
 
 
 def analyze_landscape(index: Index, level: int | None = None, *, params: SaturationParams = SATURATION,
-                      clustering: ClusterParams = CLUSTERING, progress: Progress | None = None) -> Landscape:
+                      clustering: ClusterParams = CLUSTERING, progress: Progress | None = None,
+                      reuse: Reuse | None = None) -> Landscape:
     """Cluster every category's listings, find near-duplicate groups, and rank categories by saturation.
 
     `level` is the category depth (None: the deepest level with categories of a reasonable size;
     0: no categories, clusters over the whole catalog act as categories). `params` score the categories,
-    `clustering` finds neighbours, near-duplicate groups and clusters.
+    `clustering` finds neighbours, near-duplicate groups and clusters. `reuse(category, rows)` may give a
+    category's clustering from an earlier analysis (`kept`: categories whose listings did not change).
     """
     df = index.listings
     n = len(df)
@@ -305,24 +321,21 @@ def analyze_landscape(index: Index, level: int | None = None, *, params: Saturat
         categories = _coarse_names(titles, brands, coarse)
     else:
         categories = category_names(paths, level)
-    work = _cluster_categories(index, vectors, titles, categories, params.knn, clustering, progress)
+    work = _cluster_categories(index, vectors, titles, categories, params.knn, clustering, progress, reuse)
     groups = cl.group_labels(n, np.concatenate(work.pair_a), np.concatenate(work.pair_b))
     if progress:
-        progress("names", 0, 1)
+        progress("names", 0, n)
     assignments, cluster_codes, cluster_ids = _assign(df, categories, work, groups)
-    clusters = _cluster_table(index, vectors, titles, brands, assignments, cluster_codes, cluster_ids)
+    del work, groups
+    clusters = _cluster_table(index, vectors, titles, brands, assignments, cluster_codes, cluster_ids, progress)
+    cl.release_pages(vectors)
     label_of = dict(zip(clusters["cluster_id"], clusters["label"]))
     assignments["cluster_label"] = assignments["cluster_id"].map(label_of)
-    if progress:
-        progress("names", 1, 1)
-        progress("metrics", 0, 1)
-    per_listing = _per_listing(df, assignments)
-    metrics = _group_metrics(per_listing, "cluster_id", params)
+    per_listing = _per_listing(df, assignments, progress)
+    metrics = _group_metrics(per_listing, "cluster_id", params, progress)
     clusters = clusters.merge(metrics, left_on="cluster_id", right_index=True, how="left")
     categories_table = _rank(_group_metrics(per_listing, "category", params).rename_axis("category").reset_index(),
                              assignments, params)
-    if progress:
-        progress("metrics", 1, 1)
     assignments = assignments[["listing_id", "category", "cluster_id", "cluster_label", "near_duplicate_group",
                                "is_singleton", "knn_similarity"]]
     return Landscape(level=level, assignments=assignments, clusters=clusters.reset_index(drop=True),
@@ -342,15 +355,27 @@ def _coarse_names(titles: list[str], brands: list[str], coarse: np.ndarray) -> n
 
 
 def _cluster_categories(index: Index, vectors: np.ndarray, titles: list[str], categories: np.ndarray, knn: int,
-                        clustering: ClusterParams, progress: Progress | None) -> _Work:
+                        clustering: ClusterParams, progress: Progress | None, reuse: Reuse | None = None) -> _Work:
     """Neighbours (the `knn` nearest give the knn similarity), near-duplicate pairs and clusters, one
-    category at a time."""
+    category at a time (or as `reuse` gives them)."""
     n = len(categories)
     work = _Work(np.zeros(n, dtype=np.int64), np.full(n, np.nan, dtype=np.float32), [np.empty(0, np.int64)], [np.empty(0, np.int64)])
     blocks = pd.Series(np.arange(n)).groupby(categories, sort=True).indices
     total = len(blocks)
-    for done, (_, rows) in enumerate(blocks.items()):
+    read = 0
+    for done, (name, rows) in enumerate(blocks.items()):
         rows = np.asarray(rows)
+        read += len(rows)
+        if read >= clustering.release_rows:  # a category's rows are spread over the whole mapped file
+            cl.release_pages(vectors, index.lexical.data, index.lexical.indices)
+            read = 0
+        if reuse is not None and (earlier := reuse(str(name), rows)) is not None:
+            work.cluster_local[rows], work.knn[rows], a, b = earlier
+            work.pair_a.append(rows[a])
+            work.pair_b.append(rows[b])
+            if progress:
+                progress("clusters", done + 1, total)
+            continue
         v = vectors[rows]
         sims = v @ v.T if len(rows) <= clustering.exact_limit else None
         nbr, val = cl.nearest_neighbours(v, max(clustering.candidates, knn), sims=sims, params=clustering)
@@ -370,18 +395,18 @@ def _assign(df: pd.DataFrame, categories: np.ndarray, work: _Work, groups: np.nd
     """Catalog-wide cluster ids ('<category no>.<cluster no>', biggest first; '<category no>.s' for singletons)."""
     frame = pd.DataFrame({"listing_id": df["listing_id"].astype(str).to_numpy(), "category": categories.astype(str),
                           "local": work.cluster_local})
-    cat_no = {c: i for i, c in enumerate(sorted(set(frame["category"])))}
-    size = frame.groupby(["category", "local"])["local"].transform("size").to_numpy()
-    singleton = size == 1
+    # Ids are made per (category, local cluster) and shared by its listings, not formatted per listing.
+    by = frame.groupby(["category", "local"], sort=True)
+    group = by.ngroup().to_numpy()
+    order = by.size().rename("n").reset_index()  # one row per group, in ngroup order
+    order["cat_no"] = pd.factorize(order["category"], sort=True)[0]
+    singleton = order["n"].to_numpy()[group] == 1
     frame["is_singleton"] = singleton
-    order = (frame[~singleton].groupby(["category", "local"]).size().rename("n").reset_index()
-             .sort_values(["category", "n", "local"], ascending=[True, False, True]))
-    order["rank"] = order.groupby("category").cumcount()
-    rank = {(c, l): r for c, l, r in zip(order["category"], order["local"], order["rank"])}
-    frame["cluster_id"] = [
-        f"{cat_no[c]}.s" if s else f"{cat_no[c]}.{rank[(c, l)]}"
-        for c, l, s in zip(frame["category"], frame["local"], singleton)
-    ]
+    real = order[order["n"] > 1].sort_values(["category", "n", "local"], ascending=[True, False, True])
+    rank = pd.Series(real.groupby("category").cumcount().to_numpy(), index=real.index).reindex(order.index)
+    names = np.array([f"{c}.s" if np.isnan(r) else f"{c}.{int(r)}" for c, r in zip(order["cat_no"], rank)],
+                     dtype=object)
+    frame["cluster_id"] = names[group]
     frame["near_duplicate_group"] = groups
     frame["knn_similarity"] = work.knn
     codes, ids = pd.factorize(frame["cluster_id"])
@@ -389,10 +414,12 @@ def _assign(df: pd.DataFrame, categories: np.ndarray, work: _Work, groups: np.nd
 
 
 def _cluster_table(index: Index, vectors: np.ndarray, titles: list[str], brands: list[str],
-                   assignments: pd.DataFrame, codes: np.ndarray, ids: list[str]) -> pd.DataFrame:
+                   assignments: pd.DataFrame, codes: np.ndarray, ids: list[str],
+                   progress: Progress | None = None) -> pd.DataFrame:
     """One row per cluster: category, size, c-TF-IDF keywords and label, representative listing."""
     k = len(ids)
-    keywords = cl.ctfidf_keywords(titles, brands, codes, k)
+    keywords = cl.ctfidf_keywords(titles, brands, codes, k,
+                                  progress=(lambda done, total: progress("names", done, total)) if progress else None)
     reps = cl.representatives(vectors, codes, k)
     first = pd.Series(np.arange(len(codes))).groupby(codes).first().reindex(range(k)).to_numpy()
     singletons = np.array([cid.endswith(".s") for cid in ids])
@@ -409,14 +436,23 @@ def _cluster_table(index: Index, vectors: np.ndarray, titles: list[str], brands:
     })
 
 
-def _per_listing(df: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
+def _per_listing(df: pd.DataFrame, assignments: pd.DataFrame, progress: Progress | None = None) -> pd.DataFrame:
     """What the group metrics are computed from, one row per listing."""
     groups = assignments["near_duplicate_group"].to_numpy()
     sizes = np.bincount(groups)[groups]
-    # Singletons are each their own kind of offer when counting effective clusters.
-    kind = np.where(assignments["is_singleton"], "listing:" + assignments["listing_id"], assignments["cluster_id"])
-    flags = label_flags(df["title"].astype(str).tolist(), df["description"].fillna("").astype(str).tolist(),
-                        df["brand"].fillna("").astype(str).tolist())
+    # Singletons are each their own kind of offer when counting effective clusters (numbered after the
+    # clusters: numbers count as the ids would, and a million of them take 8 MB, not 100).
+    codes, ids = pd.factorize(assignments["cluster_id"])
+    kind = np.where(assignments["is_singleton"].to_numpy(), len(ids) + np.arange(len(codes)), codes)
+    flags = []
+    n = len(df)
+    for start in range(0, n, _LABEL_ROWS):  # in blocks: a million descriptions at once are ~1 GB of strings
+        part = df.iloc[start : start + _LABEL_ROWS]
+        flags.append(label_flags(part["title"].astype(str).tolist(), part["description"].fillna("").astype(str).tolist(),
+                                 part["brand"].fillna("").astype(str).tolist()))
+        if progress:
+            progress("labels", min(n, start + _LABEL_ROWS), n)
+    flags = pd.concat(flags, ignore_index=True)
     out = pd.DataFrame({
         "category": assignments["category"].to_numpy(),
         "cluster_id": assignments["cluster_id"].to_numpy(),
@@ -430,14 +466,18 @@ def _per_listing(df: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([out, flags.reset_index(drop=True)], axis=1)
 
 
-def _group_metrics(per_listing: pd.DataFrame, by: str, params: SaturationParams) -> pd.DataFrame:
+def _group_metrics(per_listing: pd.DataFrame, by: str, params: SaturationParams,
+                   progress: Progress | None = None) -> pd.DataFrame:
     """Homogenization metrics and saturation score of every group (category or cluster)."""
     label_cols = [f"label_{k}" for k in LABEL_KINDS]
     col = {c: per_listing[c].to_numpy() for c in ("group", "group_size", "kind", "knn", "brand", "price")}
     labels = per_listing[label_cols].to_numpy(dtype=float)
     records = {}
-    for key, rows in per_listing.groupby(by, sort=False).indices.items():
+    groups = per_listing.groupby(by, sort=False).indices
+    for done, (key, rows) in enumerate(groups.items(), start=1):
         records[key] = _metrics({c: v[rows] for c, v in col.items()}, labels[rows], label_cols, params)
+        if progress and (done % 2000 == 0 or done == len(groups)):
+            progress("metrics", done, len(groups))
     return pd.DataFrame.from_dict(records, orient="index")
 
 

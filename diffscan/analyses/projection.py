@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.decomposition import PCA
-from threadpoolctl import threadpool_limits
 
 from diffscan.errors import QueryError
 
@@ -55,7 +53,10 @@ PROJECTION = ProjectionParams()
 def project(vectors: np.ndarray, *, params: ProjectionParams = PROJECTION) -> np.ndarray:
     """2-D coordinates of L2-normalized vectors: PCA then t-SNE on `params.sample` of them (seeded by
     `params.seed`), the rest placed by neighbours."""
+    # Imported here: scikit-learn costs a second to import, and a kept map needs none of it.
+    from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
 
     sample, seed = params.sample, params.seed
     x = np.asarray(vectors, dtype=np.float32)
@@ -101,17 +102,18 @@ def _projection(index: Index, params: ProjectionParams) -> np.ndarray:
 
 
 def landscape_map(index: Index, landscape: Landscape, *, color_by: str = "category",
-                  params: ProjectionParams = PROJECTION) -> pd.DataFrame:
+                  params: ProjectionParams = PROJECTION, xy: np.ndarray | None = None) -> pd.DataFrame:
     """One row per listing: x, y, listing_id, title, category, cluster_id, cluster_label, crowding, colour.
 
     `crowding` (0-100) is the listing's mean similarity to its nearest listings in its category;
     `saturation_score` is its category's; `colour` is the category or cluster label used to colour the
-    point (the `params.max_colours` biggest, the rest "other").
+    point (the `params.max_colours` biggest, the rest "other"). `xy` are coordinates computed before
+    (`kept.map_coordinates`); by default the index's projection is computed once per loaded index.
     """
     if color_by not in COLOR_BY:
         raise QueryError(f"Unknown map colouring '{color_by}': use one of {', '.join(COLOR_BY)}.", parameter="color_by")
     a = landscape.assignments
-    xy = _projection(index, params)
+    xy = _projection(index, params) if xy is None else xy
     score = dict(zip(landscape.categories["category"], landscape.categories["saturation_score"]))
     frame = pd.DataFrame({
         "x": xy[:, 0],

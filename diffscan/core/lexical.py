@@ -11,6 +11,10 @@ A row is `normalize(log1p(tf) * idf)`. Builds keep `log1p(tf)` until the idf of 
 known, so a catalog can be vectorized chunk by chunk; an update re-weighs kept rows for the new idf
 instead of re-reading their text (normalization cancels the old idf's scale exactly).
 
+Builds hash with scikit-learn's HashingVectorizer, imported on first use; a single query
+(`lexical_query`) computes the same row in pure Python (`query_counts`), so a one-query process does
+not pay the ~1.5 s of importing scikit-learn.
+
 Large indexes answer a query from *postings* (the transposed matrix: for each n-gram, the listings that
 have it) and read only the rarest n-grams' lists; see `lexical_candidates`.
 """
@@ -20,12 +24,14 @@ from __future__ import annotations
 import os
 import re
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
+from functools import cache
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer
 
 # The lexical space itself: an index's matrix and idf are written in it, so these are part of the index
 # format (a query vectorized with other values would not match), not parameters to tune per call.
@@ -60,18 +66,6 @@ class LexicalParams:
 
 LEXICAL = LexicalParams()
 
-_VECTORIZER = HashingVectorizer(
-    analyzer="char_wb",
-    ngram_range=NGRAM_RANGE,
-    n_features=N_FEATURES,
-    alternate_sign=False,
-    norm=None,
-    lowercase=True,
-    dtype=np.float32,
-)
-
-
-
 
 def cjk_grams(text: str) -> list[str]:
     """The 1- and 2-grams of the CJK runs of a text (none for text without CJK letters)."""
@@ -88,22 +82,95 @@ def cjk_share(text: str) -> float:
     return cjk / (cjk + other) if cjk + other else 0.0
 
 
-_CJK_VECTORIZER = HashingVectorizer(
-    analyzer=cjk_grams,
-    n_features=N_FEATURES,
-    alternate_sign=False,
-    norm=None,
-    dtype=np.float32,
-)
+@cache
+def _vectorizers():
+    """scikit-learn's hashers of the two n-gram families, made when a build first needs them."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    chars = HashingVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, n_features=N_FEATURES,
+                              alternate_sign=False, norm=None, lowercase=True, dtype=np.float32)
+    cjk = HashingVectorizer(analyzer=cjk_grams, n_features=N_FEATURES, alternate_sign=False, norm=None,
+                            dtype=np.float32)
+    return chars, cjk
 
 
 def term_counts(texts: list[str]) -> sp.csr_matrix:
     """Raw hashed n-gram counts, one row per text: character 3-5-grams, plus CJK runs' 1-2-grams."""
-    counts = _VECTORIZER.transform(texts).tocsr()
+    chars, cjk = _vectorizers()
+    counts = chars.transform(texts).tocsr()
     if any(CJK_RUN.search(t) for t in texts):
-        counts = (counts + _CJK_VECTORIZER.transform(texts)).tocsr()
+        counts = (counts + cjk.transform(texts)).tocsr()
         counts.sort_indices()
     return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# One text's counts in pure Python, equal to `term_counts([text])` entry for entry: scikit-learn's
+# char_wb analysis (sklearn/feature_extraction/text.py) and FeatureHasher's signed MurmurHash3 column
+# (_hashing_fast.pyx). A query has ~100 n-grams, a few microseconds each.
+# ---------------------------------------------------------------------------------------------
+
+_WHITE_SPACES = re.compile(r"\s\s+")  # sklearn's: runs of two or more become one space; a lone tab stays
+_M32 = 0xFFFFFFFF
+
+
+def char_wb_grams(text: str) -> list[str]:
+    """The char_wb n-grams scikit-learn's analyzer gives a text (lowercased, NGRAM_RANGE), in its order."""
+    min_n, max_n = NGRAM_RANGE
+    grams = []
+    for w in _WHITE_SPACES.sub(" ", text.lower()).split():
+        w = " " + w + " "
+        for n in range(min_n, max_n + 1):
+            offset = 0
+            grams.append(w[offset:offset + n])
+            while offset + n < len(w):
+                offset += 1
+                grams.append(w[offset:offset + n])
+            if offset == 0:  # a word shorter than n counts once, not once per longer n
+                break
+    return grams
+
+
+def _rotl(x: int, r: int) -> int:
+    return ((x << r) | (x >> (32 - r))) & _M32
+
+
+def murmurhash3_32(data: bytes, seed: int = 0) -> int:
+    """MurmurHash3 (x86, 32-bit) as a signed int, as `sklearn.utils.murmurhash3_32` gives it."""
+    c1, c2 = 0xCC9E2D51, 0x1B873593
+    h = seed & _M32
+    whole = len(data) - len(data) % 4
+    for i in range(0, whole, 4):
+        k = _rotl((int.from_bytes(data[i:i + 4], "little") * c1) & _M32, 15)
+        h = _rotl(h ^ ((k * c2) & _M32), 13)
+        h = (h * 5 + 0xE6546B64) & _M32
+    if whole < len(data):
+        k = _rotl((int.from_bytes(data[whole:], "little") * c1) & _M32, 15)
+        h ^= (k * c2) & _M32
+    h ^= len(data)
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & _M32
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & _M32
+    h ^= h >> 16
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def feature_index(gram: str) -> int:
+    """The column FeatureHasher gives an n-gram: |hash| modulo N_FEATURES (with its rule for -2^31)."""
+    h = murmurhash3_32(gram.encode("utf-8"))
+    if h == -(1 << 31):
+        return (2**31 - 1 - (N_FEATURES - 1)) % N_FEATURES
+    return abs(h) % N_FEATURES
+
+
+def query_counts(text: str) -> sp.csr_matrix:
+    """`term_counts([text])` without scikit-learn: the same indices (sorted) and float32 counts."""
+    counts = Counter(feature_index(g) for g in chain(char_wb_grams(text), cjk_grams(text)))
+    indices = np.array(sorted(counts), dtype=np.int32)
+    data = np.array([counts[i] for i in indices.tolist()], dtype=np.float32)
+    indptr = np.array([0, len(indices)], dtype=np.int32)
+    return sp.csr_matrix((data, indices, indptr), shape=(1, N_FEATURES))
 
 
 def log_tf(counts: sp.csr_matrix) -> sp.csr_matrix:
@@ -166,8 +233,8 @@ def lexical_matrix(texts: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
 
 
 def lexical_query(text: str, idf: np.ndarray) -> sp.csr_matrix:
-    """One query row in the index's lexical space."""
-    return weigh(term_counts([text]), idf)
+    """One query row in the index's lexical space (pure Python: no scikit-learn import)."""
+    return weigh(query_counts(text), idf)
 
 
 def row_dots(m: sp.csr_matrix, rows: np.ndarray, query: sp.csr_matrix) -> np.ndarray:

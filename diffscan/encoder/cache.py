@@ -49,8 +49,9 @@ class EmbeddingCache:
                     continue
                 shard_no = len(self._shards)
                 self._shards.append(vecs)
+                # numpy's S16 drops a key's trailing zero bytes when read back (1 key in 256): pad them again.
                 for row, k in enumerate(keys.tolist()):
-                    self._index[k] = (shard_no, row)
+                    self._index[k.ljust(16, b"\0")] = (shard_no, row)
         return self._index
 
     def get(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:

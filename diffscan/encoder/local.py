@@ -17,9 +17,9 @@ from diffscan.encoder.cache import (  # noqa: F401 (re-exported)
     text_key,
 )
 from diffscan.encoder.models import (
-    bundled_model_path,
     is_multilingual_path,
     model_fingerprint,
+    model_id,
     resolve_model,
 )
 from diffscan.errors import ModelError
@@ -122,10 +122,26 @@ def load_encoder(spec: str | os.PathLike | None = None) -> Encoder:
     except Exception as exc:  # sentence-transformers raises many kinds; the user needs one sentence
         raise ModelError(f"Could not load the model in '{path}': {exc}. Check the folder is a complete sentence-transformers model.") from exc
     dim = (getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)() or len(model.encode(["x"])[0])
-    name = "all-MiniLM-L6-v2" if path == bundled_model_path() else path.name
     static = type(model[0]).__name__ == "StaticEmbedding"
-    encoder = Encoder(
-        model_id=f"{name}@{model_fingerprint(path)}", path=path, dimension=int(dim), _model=model, static=static
-    )
+    encoder = Encoder(model_id=model_id(path), path=path, dimension=int(dim), _model=model, static=static)
     _LOADED[key] = encoder
     return encoder
+
+
+_QUERY: dict[str, Embedder] = {}
+
+
+def load_query_encoder(spec: str | os.PathLike | None = None) -> Embedder:
+    """The same model as `load_encoder(spec)` (same `model_id` and vectors to cosine >= 0.999), for query
+    texts: in numpy for a BERT or static folder (`light.LightEncoder`), so a one-query process does not
+    import torch and sentence-transformers (~7 s); any other folder falls back to `load_encoder`."""
+    path = resolve_model(spec)
+    key = str(path.resolve())
+    if key not in _QUERY:
+        light = None
+        if not is_multilingual_path(path):  # the multilingual tier runs in numpy already
+            from diffscan.encoder.light import load_light
+
+            light = load_light(path)
+        _QUERY[key] = light if light is not None else load_encoder(spec)
+    return _QUERY[key]

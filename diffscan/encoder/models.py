@@ -92,6 +92,13 @@ def model_fingerprint(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def model_id(folder: Path) -> str:
+    """The id an index records for a sentence-transformers folder (the bundled MiniLM under its real
+    name): every encoder of that folder, torch or numpy, gives this one."""
+    name = "all-MiniLM-L6-v2" if folder == bundled_model_path() else folder.name
+    return f"{name}@{model_fingerprint(folder)}"
+
+
 def models_dir() -> Path:
     """Where diffscan keeps models it makes: $DIFFSCAN_MODELS, else `<repo>/models` in a checkout,
     else `~/.cache/diffscan/models` for an installed copy (site-packages is no place to write)."""

@@ -26,6 +26,7 @@ from diffscan.index.store import (
     listing_texts,
     load_index,
 )
+from diffscan.index.results import carry_over
 from diffscan.index.swap import BuildLock, check_out
 from diffscan.index.writer import IndexWriter
 from diffscan.version import __version__
@@ -204,6 +205,9 @@ def _build(catalog, out: Path, *, model, mapping, description_chars, progress, c
         if reuse is not None:
             manifest["update"] = {"previous_created_at": previous.manifest.get("created_at"),
                                   **reuse.finish().as_dict()}
+            # The previous landscapes come along: the next analysis recomputes only changed categories.
+            if carried := carry_over(previous, writer.tmp):
+                manifest["analyses"] = carried
         index = writer.finish(manifest)
         if progress:
             progress("write", 1, 1)

@@ -129,11 +129,13 @@ class Index:
         return top_rows(exact, pool, found)
 
     def encoder(self, model: str | None = None):
-        """The model the index was built with; a different `model` is refused (vectors would not compare)."""
-        from diffscan.encoder.local import load_encoder
+        """The model the index was built with, to embed queries; a different `model` is refused (vectors
+        would not compare). It runs in numpy where it can (`load_query_encoder`), so a query process
+        does not import torch."""
+        from diffscan.encoder.local import load_query_encoder
 
         spec = model if model is not None else self.manifest["model"]["spec"]
-        encoder = load_encoder(spec)
+        encoder = load_query_encoder(spec)
         if encoder.model_id != self.model_id or encoder.dimension != self.vectors.shape[1]:
             raise ModelError(
                 f"The index at '{self.path}' was built with model {self.model_id} ({self.vectors.shape[1]}-d) "
@@ -187,6 +189,9 @@ MANIFEST_SCHEMA: dict = {
                          "ann": _Optional(_ANN_PARAMS)}),
     "files": _Each({"sha256": str, "bytes": _COUNT}),
     "update": _Optional(_Each(object)),
+    # Analyses kept in the folder's analyses/ (index.results): their files are checked when read.
+    "analyses": _Optional(_Each({"kind": str, "created_at": _Optional(str), "meta": _Optional(_Each(object)),
+                                 "files": _Each({"sha256": str, "bytes": _COUNT})})),
 }
 
 
@@ -253,7 +258,8 @@ def check_manifest(data, path: str | os.PathLike) -> dict:
     found = _problem(data, MANIFEST_SCHEMA, "")
     if found:
         raise wrong(found)
-    for name in data["files"]:
+    kept = [name for entry in data.get("analyses", {}).values() for name in entry["files"]]
+    for name in [*data["files"], *kept]:
         if name in ("", ".", "..") or name != Path(name).name or "\\" in name:
             raise IndexFormatError(f"The manifest of '{path}' lists a file {name!r} outside the index folder: rebuild the index.")
     return data

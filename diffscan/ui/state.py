@@ -354,30 +354,32 @@ def _start(job_key: tuple, fn: Callable, args: tuple) -> _Job:
 
 @st.cache_data(max_entries=4, show_spinner="Analyzing the market…")
 def landscape_of(path: str, key: str, level: int | None = None, _progress: StageProgress | None = None):
-    """`analyze_landscape` (clusters, near-duplicate groups, category saturation) at a category level."""
-    from diffscan.analyses.landscape import analyze_landscape
+    """`analyze_landscape` (clusters, near-duplicate groups, category saturation) at a category level, read
+    from the index folder when it was kept there before."""
+    from diffscan.analyses import kept
 
-    return analyze_landscape(_cached_index(path, key), level, progress=_progress)
+    return kept.landscape(_cached_index(path, key), level, progress=_progress)
 
 
 @st.cache_data(max_entries=12, show_spinner="Projecting the map…")
 def landscape_map_of(path: str, key: str, level: int | None, color_by: str,
                      _progress: StageProgress | None = None) -> pd.DataFrame:
     """`landscape_map` points (x, y, title, category, cluster, crowding) for the scatter."""
+    from diffscan.analyses import kept
     from diffscan.analyses.projection import landscape_map
 
     index = _cached_index(path, key)
-    return landscape_map(index, landscape_of(path, key, level), color_by=color_by)
+    return landscape_map(index, landscape_of(path, key, level), color_by=color_by, xy=kept.map_coordinates(index))
 
 
 @st.cache_data(max_entries=16, show_spinner="Finding niches…")
 def niches_of(path: str, key: str, top: int, category: str | None, min_demand: float | None,
               _progress: StageProgress | None = None) -> list:
-    """`find_niches` over the landscape at the default level."""
-    from diffscan.analyses.niches import find_niches
+    """`find_niches` over the landscape at the default level (both kept in the index folder)."""
+    from diffscan.analyses import kept
 
     landscape = landscape_of(path, key, None, _progress=_progress)  # a cache hit when the map page ran
-    return find_niches(_cached_index(path, key), landscape, top=top, category=category, min_demand=min_demand,
+    return kept.niches(_cached_index(path, key), landscape, top=top, category=category, min_demand=min_demand,
                        progress=_progress)
 
 
@@ -391,13 +393,16 @@ def category_depth(path: str, key: str) -> int:
 def comparison_of(old_path: str, old_key: str, new_path: str, new_key: str, watch: tuple[str, ...],
                   _progress: StageProgress | None = None):
     """`compare_indexes` of two snapshots (oldest first), re-using both landscapes at the new one's level."""
-    from diffscan.analyses.compare import compare_indexes
+    from diffscan.analyses import kept
+    from diffscan.analyses.compare import COMPARE, compare_indexes
     from diffscan.analyses.landscape import choose_level
 
     old, new = _cached_index(old_path, old_key), _cached_index(new_path, new_key)
     level, _ = choose_level(new.listings["category_path"].tolist())
     lands = (landscape_of(old_path, old_key, level), landscape_of(new_path, new_key, level))
-    return compare_indexes(old, new, level=level, watch=list(watch), landscapes=lands, progress=_progress)
+    shortlists = (kept.niches_and_pool(old, lands[0], top=COMPARE.niches), kept.niches_and_pool(new, lands[1], top=COMPARE.niches))
+    return compare_indexes(old, new, level=level, watch=list(watch), landscapes=lands, niches=shortlists,
+                           progress=_progress)
 
 
 @st.cache_data(max_entries=4, show_spinner="Following the categories over the snapshots…")

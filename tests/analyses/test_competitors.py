@@ -10,7 +10,7 @@ from diffscan.analyses.competitors import (
     find_competitors,
     find_competitors_batch,
 )
-from diffscan.core.text import model_codes, phrases, tokens
+from diffscan.core.text import maximal, model_codes, phrases, tokens
 from diffscan.errors import QueryError
 
 
@@ -109,3 +109,147 @@ def test_query_errors_name_the_parameter(demo_index):
         with pytest.raises(QueryError) as caught:
             find_competitors(demo_index, **kwargs)
         assert caught.value.parameter == parameter and "--" not in str(caught.value)
+
+
+# --- batch queries: the same rows as query by query ------------------------------------------------
+
+def _per_query(index, queries, vectors, k, filters=None):
+    """What find_competitors_batch returned before it was vectorized: find_competitors per query."""
+    import pandas as pd
+
+    from diffscan.analyses.competitors import Competitor
+    from diffscan.core.text import listing_text
+
+    chars = index.manifest["text"]["description_chars"]
+    rows = []
+    for (_, q), vec in zip(queries.iterrows(), vectors):
+        text = listing_text(q["title"], q["brand"], q["description"], chars)
+        result = find_competitors(index, text, k=k, filters=filters, category_path=list(q["category_path"]), query_vector=vec)
+        rows.extend({"query_id": str(q["listing_id"]), "query_title": text.split(" | ", 1)[0], **c.to_dict()}
+                    for c in result.competitors)
+    return pd.DataFrame(rows, columns=["query_id", "query_title", *Competitor.__dataclass_fields__])
+
+
+def _pasted(index):
+    """Queries that are not listings of the index: English, Chinese, a model number, no category."""
+    import pandas as pd
+
+    titles = ["Bamboo toothbrush for kids, charcoal bristles", "不锈钢保温杯 500ml 大容量", "Sony Turntable PSLX350H",
+              "water bottle", "Yoga mat cork non slip 6mm"]
+    frame = pd.DataFrame({"listing_id": [f"q{i}" for i in range(len(titles))], "title": titles,
+                          "brand": ["", "", "Sony", "", "FlowFit"], "description": ["", "保温 保冷", "", "", "eco"],
+                          "category_path": [[], [], ["Electronics"], [], ["Sports & Outdoors", "Yoga"]]})
+    chars = index.manifest["text"]["description_chars"]
+    from diffscan.core.text import listing_text
+
+    texts = [listing_text(t, b, d, chars) for t, b, d in zip(frame["title"], frame["brand"], frame["description"])]
+    return frame, index.encoder().encode(texts)
+
+
+@pytest.mark.parametrize("k", [1, 10, 40])
+def test_batch_rows_equal_single_queries(demo_index, monkeypatch, k):
+    import numpy as np
+
+    from diffscan.analyses import competitors
+
+    monkeypatch.setattr(competitors, "_BLOCK_QUERIES", 7)  # several blocks, one of them short
+    rows = np.random.default_rng(k).choice(len(demo_index), 30, replace=False)
+    queries = demo_index.listings.iloc[rows].reset_index(drop=True)
+    vectors = np.asarray(demo_index.vectors[rows])
+    expected = _per_query(demo_index, queries, vectors, k)
+    # Catalog texts: the batch takes their vectors from the index itself (no model, no cache needed).
+    assert find_competitors_batch(demo_index, queries, k=k).equals(expected)
+    pasted, pasted_vectors = _pasted(demo_index)
+    assert find_competitors_batch(demo_index, pasted, k=k, query_vectors=pasted_vectors).equals(
+        _per_query(demo_index, pasted, pasted_vectors, k))
+
+
+def test_batch_rows_equal_single_queries_with_filters(demo_index):
+    import numpy as np
+
+    queries = demo_index.listings.iloc[::25].reset_index(drop=True)
+    vectors = np.asarray(demo_index.vectors[::25])
+    for filters in (Filters(category="Home & Kitchen", max_price=30), Filters(exclude_brands=("HydroPeak",)),
+                    Filters(min_price=1e9)):
+        frame = find_competitors_batch(demo_index, queries, k=5, filters=filters, query_vectors=vectors)
+        assert frame.equals(_per_query(demo_index, queries, vectors, 5, filters))
+    assert frame.empty
+
+
+@pytest.fixture(scope="module")
+def ann_demo_index(tmp_path_factory):
+    """The demo corpus as a large index (HNSW graph and lexical postings) though it is small."""
+    from diffscan.index.build import build_index
+    from tests.conftest import DEMO_CATALOG
+
+    index, _, _ = build_index(DEMO_CATALOG, tmp_path_factory.mktemp("ann-demo") / "index", ann=True)
+    return index
+
+
+def test_batch_on_a_large_index_equals_single_queries(ann_demo_index):
+    import numpy as np
+
+    assert ann_demo_index.ann is not None
+    queries = ann_demo_index.listings.iloc[::40].reset_index(drop=True)
+    vectors = np.asarray(ann_demo_index.vectors[::40])
+    assert find_competitors_batch(ann_demo_index, queries, k=8, query_vectors=vectors).equals(
+        _per_query(ann_demo_index, queries, vectors, 8))
+
+
+def test_batch_reads_catalog_texts_from_the_cache_and_reports_progress(demo_index, monkeypatch):
+    import pandas as pd
+
+    from diffscan.index.store import Index
+
+    def no_model(self, model=None):
+        raise AssertionError("the model loaded although every query text is cached")
+
+    monkeypatch.setattr(Index, "encoder", no_model)
+    seen = []
+    frame = find_competitors_batch(demo_index, demo_index.listings.head(300), k=2, progress=lambda d, t: seen.append((d, t)))
+    assert len(frame) == 600 and seen[0] == (0, 300) and seen[-1] == (300, 300)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    empty = find_competitors_batch(demo_index, demo_index.listings.head(0))
+    assert isinstance(empty, pd.DataFrame) and empty.empty and "query_id" in empty.columns
+    with pytest.raises(QueryError) as caught:
+        find_competitors_batch(demo_index, demo_index.listings.head(2), k=0)
+    assert caught.value.parameter == "k"
+
+
+def test_pool_selection_is_the_top_rows_with_ties_to_the_lower_row():
+    import numpy as np
+
+    from diffscan.analyses.competitors import _best, _contenders
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        n = int(rng.integers(1, 3000))
+        scores = rng.integers(0, 40, n).astype(np.float32) / 40  # many ties
+        scores[rng.random(n) < rng.random() * 0.5] = -np.inf  # blocked rows
+        pool = int(rng.integers(1, 120))
+        finite = np.flatnonzero(np.isfinite(scores))
+        expected = finite[np.lexsort((finite, -scores[finite]))][:pool]
+        rows, values = _contenders(scores, pool)
+        assert np.array_equal(np.sort(_best(rows, values, pool)), np.sort(expected)), trial
+        if len(expected):
+            margin = 0.06
+            edge = np.sort(scores[finite])[::-1][min(pool, len(finite)) - 1]
+            wide, _ = _contenders(scores, pool, margin)
+            assert set(finite[scores[finite] >= edge - margin]) <= set(wide)
+
+
+def test_maximal_phrases_of_a_subset_equal_maximal(demo_index):
+    import numpy as np
+
+    from diffscan.analyses.competitors import _Phrases
+    from diffscan.analyses.usps import catalog_segmenter
+
+    seg = catalog_segmenter(demo_index)
+    rng = np.random.default_rng(0)
+    for text in demo_index.texts()[::7]:
+        found = _Phrases(phrases(text, segmenter=seg))
+        ordered = sorted(found.all)
+        for _ in range(5):
+            subset = {p for p in ordered if rng.random() < rng.random()}
+            assert found.maximal(subset) == maximal(subset)[:8]
+            assert found.maximal(subset, n=100) == maximal(subset)

@@ -7,6 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from diffscan.core.lexical import (
     LEXICAL,
@@ -181,3 +183,71 @@ def test_cjk_runs_add_their_1_2_grams_and_other_text_is_unchanged():
     m, _ = lexical_matrix(["大红瓶面霜", "面霜大瓶", "water bottle"])
     assert (m[0] @ m[1].T).toarray()[0, 0] > 0
     assert cjk_share("SK-II 神仙水 230ml") == 0.5 and cjk_share("Apple iPhone 12") == 0.0
+
+
+# ---- a query's row without scikit-learn: equal to the HashingVectorizer path, entry for entry --------
+
+ODD_TEXTS = [
+    "", " ", "\t", "a", "ab", "abc", "abcd", "abcde", "abcdef", "Basmati Rice 5kg",
+    "tab\tseparated\tvalues", "new\nline\r\nand\x0bvertical\x0cfeed", "double  space   and \t\n mixed",
+    " leading and trailing ", "\u00a0no-break\u00a0space\u3000ideographic space", "\x1cfile\x1dgroup\x1erecord\x1funit",
+    "SK-II 神仙水 230ml", "无线蓝牙耳机", "日本語のテキスト カタカナ ﾊﾝｶｸ", "한국어 텍스트", "𠀀𠀁 extension B",
+    "😀🍚🔥 emoji", "👩‍👩‍👧 family zwj", "🇮🇳 flag", "e\u0301 combining", "İstanbul ß ΣΑΣ Straße",
+    "Ｆｕｌｌ ｗｉｄｔｈ ＡＢＣ", "KDL-40V4100 XK0042/B model #12-34", "x" * 300, "pneumonoultramicroscopicsilicovolcanoconiosis",
+    "Москва водка", "عربى نص", "עברית", "café crème brûlée", "\u200bzero\u200bwidth", "mixed 中文 and English 混合",
+]
+
+
+def _same_row(text: str) -> None:
+    from diffscan.core.lexical import query_counts
+
+    mine, sk = query_counts(text), term_counts([text])
+    assert mine.shape == sk.shape == (1, N_FEATURES)
+    np.testing.assert_array_equal(mine.indptr, sk.indptr)
+    np.testing.assert_array_equal(mine.indices, sk.indices)
+    np.testing.assert_array_equal(mine.data, sk.data)
+    assert mine.data.dtype == sk.data.dtype == np.float32
+
+
+@pytest.mark.parametrize("text", ODD_TEXTS)
+def test_query_counts_equal_the_scikit_learn_row(text):
+    _same_row(text)
+
+
+def test_lexical_query_equals_the_batch_rows():
+    _, idf = lexical_matrix(TEXTS)
+    batch = weigh(term_counts(ODD_TEXTS), idf)
+    for i, text in enumerate(ODD_TEXTS):
+        q = lexical_query(text, idf)
+        np.testing.assert_array_equal(q.indices, batch[i].indices)
+        np.testing.assert_array_equal(q.data, batch[i].data)
+
+
+def test_murmurhash3_32_equals_scikit_learn():
+    from sklearn.utils import murmurhash3_32 as reference
+
+    from diffscan.core.lexical import murmurhash3_32
+
+    rng = np.random.default_rng(0)
+    for n in range(40):
+        for _ in range(20):
+            data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+            assert murmurhash3_32(data) == reference(data, seed=0)
+    assert murmurhash3_32(b"hello", seed=42) == reference(b"hello", seed=42)
+
+
+def test_char_wb_grams_are_scikit_learns():
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from diffscan.core.lexical import char_wb_grams
+
+    analyzer = HashingVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, lowercase=True).build_analyzer()
+    for text in ODD_TEXTS:
+        assert char_wb_grams(text) == analyzer(text)
+    assert char_wb_grams("ab") == [" ab", "ab ", " ab "]  # a short word counts once, not once per longer n
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=120) | st.text(alphabet=" \t\n\u3000abcXYZ神仙水😀-0", max_size=60))
+def test_query_counts_equal_the_scikit_learn_row_for_any_text(text):
+    _same_row(text)

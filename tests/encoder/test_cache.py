@@ -120,3 +120,11 @@ def test_default_cache_dir_follows_the_environment(tmp_path, monkeypatch):
     assert EmbeddingCache("m").folder.parent.parent == tmp_path / "c"
     monkeypatch.delenv("DIFFSCAN_CACHE")
     assert default_cache_dir().parts[-2:] == (".cache", "diffscan")
+
+
+def test_keys_ending_in_zero_bytes_are_found_again(tmp_path):
+    # numpy's S16 strips trailing NULs when read back; such keys (1 text in 256) must still hit.
+    keys = [b"\x01" * 15 + b"\x00", b"\x02" * 14 + b"\x00\x00", text_key("mug")]
+    EmbeddingCache("m", tmp_path).put(keys, _vecs(3))
+    got = EmbeddingCache("m", tmp_path).get(keys)
+    assert set(got) == set(keys)

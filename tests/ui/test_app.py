@@ -431,15 +431,16 @@ def test_niche_downloads_carry_the_shortlist(app_env):
 
 
 def test_landscape_is_computed_once_across_pages_and_reruns(demo_index, monkeypatch, tmp_path):
-    import diffscan.analyses.landscape
+    import diffscan.analyses.kept
 
     copy = tmp_path / "copy"
     shutil.copytree(demo_index.path, copy)
+    shutil.rmtree(copy / "analyses", ignore_errors=True)  # what other tests kept: listed, now unreadable
     monkeypatch.setenv("DIFFSCAN_INDEX", str(copy))
     monkeypatch.chdir(tmp_path)
     calls = []
-    real = diffscan.analyses.landscape.analyze_landscape
-    monkeypatch.setattr(diffscan.analyses.landscape, "analyze_landscape", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    real = diffscan.analyses.kept.analyze_landscape
+    monkeypatch.setattr(diffscan.analyses.kept, "analyze_landscape", lambda *a, **kw: calls.append(1) or real(*a, **kw))
     at = open_app("saturation")
     at.run()
     at.switch_page("diffscan/ui/pages/niches.py").run()
