@@ -53,9 +53,11 @@ def main() -> None:
     if state.demo_missing(startup):
         build_demo(startup)
     index_switcher(startup)
-    state.warm_encoder(state.active_path(startup))  # in the background: the page draws meanwhile
     pages = [st.Page(path, title=title, icon=icon, default=(i == 0)) for i, (path, title, icon) in enumerate(PAGES)]
     st.navigation(pages).run()
+    # After the page: the model loads in the background while the user reads or types, not while the
+    # page draws (a page that stops early, e.g. with no index, needs no model).
+    state.warm_encoder(state.active_path(startup))
 
 
 main()

@@ -23,8 +23,8 @@ from diffscan.core.text import Segmenter, phrases, tokens, words
 
 __all__ = [
     "CLUSTERING", "ClusterParams", "agglomerate", "cluster_offers", "coarse_groups", "combined_similarity",
-    "ctfidf_keywords", "group_labels", "mean_rows", "near_duplicate_pairs", "nearest_neighbours", "reduce",
-    "release_pages", "representatives",
+    "compact_columns", "ctfidf_keywords", "gather", "group_labels", "mean_rows", "near_duplicate_pairs",
+    "nearest_neighbours", "reduce", "release_pages", "representatives",
 ]
 
 
@@ -53,8 +53,8 @@ class ClusterParams:
         BigBasket embeddings.
     max_candidates: never more than this many listings searched at once (a cell of many identical rows).
     block_elements: similarities computed per block (4M floats = 16 MB); memory only, results do not change.
-    release_rows: mapped index pages read are let go (`release_pages`) after every this many listings, so
-        a million-listing index's 2 GB of mapped files do not stay resident; memory only.
+    release_rows: mapped index pages are let go (`release_pages`) after every this many scattered rows read,
+        so a million-listing index's 2 GB of mapped files do not stay resident; memory only.
     seed: random state of k-means, PCA and sampling, so an analysis repeats exactly.
     """
 
@@ -71,7 +71,7 @@ class ClusterParams:
     probes: int = 8
     max_candidates: int = 2400
     block_elements: int = 1 << 22
-    release_rows: int = 50_000
+    release_rows: int = 2048
     seed: int = 0
 
     @property
@@ -259,8 +259,18 @@ def combined_similarity(vectors: np.ndarray, lexical: sp.csr_matrix, semantic: n
     """`params.semantic_weight` x semantic cosine + the rest x lexical cosine, for all pairs of a small block."""
     if semantic is None:
         semantic = np.asarray(vectors, dtype=np.float32) @ np.asarray(vectors, dtype=np.float32).T
+    lexical = compact_columns(lexical)
     lex = (lexical @ lexical.T).toarray()
     return params.semantic_weight * semantic + (1 - params.semantic_weight) * lex
+
+
+def compact_columns(m: sp.csr_matrix) -> sp.csr_matrix:
+    """A block of lexical rows with only the columns it uses, in order: the same products (each pair's sum
+    runs over the same n-grams in the same order), but transposing it costs the block's n-grams, not the
+    2^20 columns of the hashed space (~2 ms a category)."""
+    m = sp.csr_matrix(m)
+    used, inverse = np.unique(m.indices, return_inverse=True)
+    return sp.csr_matrix((m.data, inverse.astype(m.indices.dtype), m.indptr), shape=(m.shape[0], len(used)))
 
 
 def agglomerate(similarity: np.ndarray, distance_threshold: float = CLUSTERING.cluster_distance) -> np.ndarray:
@@ -349,6 +359,22 @@ def release_pages(*arrays) -> None:
         handle = getattr(base, "_mmap", None) if isinstance(base, np.memmap) and base.mode == "r" else None
         if handle is not None and hasattr(mmap, "MADV_DONTNEED"):
             handle.madvise(mmap.MADV_DONTNEED)
+
+
+def gather(matrix, rows: np.ndarray, step: int):
+    """`matrix[rows]` of dense rows or a CSR matrix, read `step` rows at a time, letting go of mapped pages after
+    each read (`release_pages`): one category's rows are spread over the whole file, and each page fault maps
+    the pages around it too, so a few thousand scattered rows would otherwise keep most of the file resident."""
+    sparse = sp.issparse(matrix)
+    parts = []
+    for start in range(0, len(rows), max(1, step)):
+        parts.append(matrix[rows[start : start + max(1, step)]])
+        release_pages(*((matrix.data, matrix.indices) if sparse else (matrix,)))
+    if not parts:
+        return matrix[rows]
+    if len(parts) == 1:
+        return parts[0]
+    return sp.vstack(parts, format="csr") if sparse else np.concatenate(parts)
 
 
 def mean_rows(labels: np.ndarray, matrix, n_groups: int):
@@ -487,14 +513,21 @@ def _readable(ranked: list[str], top: int) -> list[str]:
 
 def representatives(vectors: np.ndarray, labels: np.ndarray, n_labels: int) -> np.ndarray:
     """Row of each label's listing nearest its mean vector (the listing that best stands for it)."""
-    x = np.asarray(vectors, dtype=np.float32)
-    centres = mean_rows(labels, x, n_labels)
-    # In blocks of rows: centres[labels] for a million listings would be a 1 GB copy.
+    labels = np.asarray(labels)
     score = np.empty(len(labels), dtype=np.float32)
-    step = max(1, CLUSTERING.block_elements // max(1, x.shape[1]))
-    for start in range(0, len(labels), step):
-        block = slice(start, start + step)
-        score[block] = np.einsum("ij,ij->i", x[block], centres[labels[block]])
+    # The rows of a few thousand labels at a time, each label's in row order: every mean is summed as over
+    # the whole matrix, without its float64 copy (scipy multiplies in float64: 2 GB at a million rows).
+    by_label = np.argsort(labels, kind="stable")
+    ordered = labels[by_label]
+    step = max(1, CLUSTERING.block_elements // max(1, vectors.shape[1]))
+    start = 0
+    while start < len(by_label):
+        stop = int(np.searchsorted(ordered, ordered[min(len(by_label), start + step) - 1], side="right"))
+        rows = by_label[start:stop]
+        x = np.asarray(gather(vectors, rows, CLUSTERING.release_rows), dtype=np.float32)
+        local, inverse = np.unique(ordered[start:stop], return_inverse=True)
+        score[rows] = np.einsum("ij,ij->i", x, mean_rows(inverse, x, len(local))[inverse])
+        start = stop
     best = np.full(n_labels, -1, dtype=np.int64)
     order = np.lexsort((-score, labels))
     first = np.ones(len(order), dtype=bool)

@@ -362,13 +362,8 @@ def _cluster_categories(index: Index, vectors: np.ndarray, titles: list[str], ca
     work = _Work(np.zeros(n, dtype=np.int64), np.full(n, np.nan, dtype=np.float32), [np.empty(0, np.int64)], [np.empty(0, np.int64)])
     blocks = pd.Series(np.arange(n)).groupby(categories, sort=True).indices
     total = len(blocks)
-    read = 0
     for done, (name, rows) in enumerate(blocks.items()):
         rows = np.asarray(rows)
-        read += len(rows)
-        if read >= clustering.release_rows:  # a category's rows are spread over the whole mapped file
-            cl.release_pages(vectors, index.lexical.data, index.lexical.indices)
-            read = 0
         if reuse is not None and (earlier := reuse(str(name), rows)) is not None:
             work.cluster_local[rows], work.knn[rows], a, b = earlier
             work.pair_a.append(rows[a])
@@ -376,7 +371,7 @@ def _cluster_categories(index: Index, vectors: np.ndarray, titles: list[str], ca
             if progress:
                 progress("clusters", done + 1, total)
             continue
-        v = vectors[rows]
+        v = cl.gather(vectors, rows, clustering.release_rows)
         sims = v @ v.T if len(rows) <= clustering.exact_limit else None
         nbr, val = cl.nearest_neighbours(v, max(clustering.candidates, knn), sims=sims, params=clustering)
         if len(rows) > 1:
@@ -385,7 +380,8 @@ def _cluster_categories(index: Index, vectors: np.ndarray, titles: list[str], ca
                                        val[:, : clustering.candidates], params=clustering)
         work.pair_a.append(rows[a])
         work.pair_b.append(rows[b])
-        work.cluster_local[rows] = cl.cluster_offers(v, index.lexical[rows], semantic=sims, params=clustering)
+        lexical = cl.gather(index.lexical, rows, clustering.release_rows)
+        work.cluster_local[rows] = cl.cluster_offers(v, lexical, semantic=sims, params=clustering)
         if progress:
             progress("clusters", done + 1, total)
     return work

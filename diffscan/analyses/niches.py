@@ -119,12 +119,14 @@ class CandidateParams:
         broad one, not the cluster again.
     pocket_max: a pocket (a listing with demand and its look-alikes) has at most this many listings: a
         sparse spot of its market.
-    dense_limit: categories up to this many listings get sub-clusters and pockets (one dense n x n
-        similarity matrix each, 100 MB at 5,000).
+    dense_limit: categories up to this many listings get sub-clusters and pockets (every pair of their
+        listings is compared: 25M pairs at 5,000).
     max_overlap: a niche sharing this share of its listings with a better one is left out (and an attribute
         niche with this share inside one cluster is that cluster again, see `own_cluster_ratio`).
     own_cluster_ratio: ... when that cluster is at most this many times the attribute niche's size.
     top_competitors: a niche lists this many of its listings with the most demand as its top competitors.
+    block_rows: similarities are computed for this many listings (and candidate centres) at a time, so no
+        category's n x n matrix and no candidates x clusters matrix is ever whole; memory only.
     """
 
     min_size: int = 2
@@ -140,6 +142,7 @@ class CandidateParams:
     max_overlap: float = 0.5
     own_cluster_ratio: float = 2.0
     top_competitors: int = 5
+    block_rows: int = 256
 
 
 @dataclass(frozen=True)
@@ -324,31 +327,74 @@ def _cluster_candidates(landscape, params: CandidateParams) -> list[_Candidate]:
 
 
 def _local_candidates(index: Index, landscape, categories: np.ndarray, demand: np.ndarray,
-                      params: CandidateParams) -> list[_Candidate]:
+                      params: CandidateParams, progress: Progress | None = None) -> list[_Candidate]:
     """Sub-clusters and pockets, category by category, from the landscape's combined similarity.
 
-    Similarity is the one the landscape clusters with (its `clustering` parameters); one dense matrix per
-    category (categories above `params.dense_limit` listings are skipped: their pockets would need an
-    approximate search, and their clusters still count as candidates).
+    Similarity is the one the landscape clusters with (its `clustering` parameters), computed for
+    `params.block_rows` listings of a category at a time (categories above `params.dense_limit` listings
+    are skipped: their pockets would need an approximate search, and their clusters still count as
+    candidates).
     """
     clustering = landscape.clustering
-    a = landscape.assignments
-    cluster_of = a["cluster_id"].astype(str).to_numpy()
+    cluster_of = landscape.assignments["cluster_id"].astype(str).to_numpy()
     singles = _singleton_ids(landscape)
-    vectors = np.asarray(index.vectors, dtype=np.float32)
     ids = index.listings["listing_id"].to_numpy()
     out: list[_Candidate] = []
     seen: set[frozenset] = set()
-    for category, rows in pd.Series(np.arange(len(categories))).groupby(categories, sort=True).indices.items():
+    blocks = pd.Series(np.arange(len(categories))).groupby(categories, sort=True).indices
+    for done, (category, rows) in enumerate(blocks.items(), start=1):
         rows = np.asarray(rows)
-        if not params.min_size <= len(rows) <= params.dense_limit:
-            continue
-        sims = cl.combined_similarity(vectors[rows], index.lexical[rows], params=clustering)
-        out += _pockets(str(category), rows, sims, clustering.cluster_similarity, demand, ids, seen, params)
-        for cid, local in pd.Series(np.arange(len(rows))).groupby(cluster_of[rows], sort=False).indices.items():
-            if cid not in singles and params.sub_cluster_min_parent <= len(local):
-                out += _sub_clusters(str(category), cid, rows[local], sims[np.ix_(local, local)], params)
+        if params.min_size <= len(rows) <= params.dense_limit:
+            out += _category_candidates(index, str(category), rows, cluster_of[rows], singles, clustering, demand,
+                                        ids, seen, params)
+        if progress:
+            progress("pockets", done, len(blocks))
     return out
+
+
+def _category_candidates(index: Index, category: str, rows: np.ndarray, cluster_of: np.ndarray, singles: set[str],
+                         clustering, demand: np.ndarray, ids: np.ndarray, seen: set[frozenset],
+                         params: CandidateParams) -> list[_Candidate]:
+    """One category's pockets, then the sub-clusters of its clusters.
+
+    Its similarities are computed a block of rows at a time: each block's semantic cosines to the whole
+    category, kept only where a cluster to cut again needs them (its own rows) and, with the lexical
+    cosines, for the rows that may be pockets.
+    """
+    v = np.asarray(cl.gather(index.vectors, rows, clustering.release_rows), dtype=np.float32)
+    lexical = cl.compact_columns(cl.gather(index.lexical, rows, clustering.release_rows))
+    lexical_t = lexical.T.tocsr()
+    w, threshold = clustering.semantic_weight, clustering.cluster_similarity
+    parents = [(cid, local) for cid, local in pd.Series(np.arange(len(rows))).groupby(cluster_of, sort=False).indices.items()
+               if cid not in singles and params.sub_cluster_min_parent <= len(local)]
+    semantic = [np.empty((len(local), len(local)), dtype=np.float32) for _, local in parents]
+    pockets: list[_Candidate] = []
+    for start, stop in _row_blocks(len(rows), params.block_rows):
+        s = v[start:stop] @ v.T
+        for (_, local), kept in zip(parents, semantic):
+            lo, hi = np.searchsorted(local, [start, stop])
+            kept[lo:hi] = s[local[lo:hi] - start][:, local]
+        # A pocket's listing has demand and at most `pocket_max` look-alikes; the semantic part alone
+        # (the lexical one is >= 0) already rules most listings out before their lexical cosines are read.
+        maybe = start + np.flatnonzero(demand[rows[start:stop]] > 0)
+        maybe = maybe[((w * s[maybe - start]) >= threshold).sum(axis=1) <= params.pocket_max]
+        if len(maybe):
+            sims = w * s[maybe - start] + (1 - w) * (lexical[maybe] @ lexical_t).toarray()
+            pockets += _pockets(category, rows, maybe, sims >= threshold, ids, seen, params)
+    out = pockets
+    for (cid, local), kept in zip(parents, semantic):
+        sims = w * kept + (1 - w) * (lexical[local] @ lexical[local].T).toarray()
+        out += _sub_clusters(category, cid, rows[local], sims, params)
+    return out
+
+
+def _row_blocks(n: int, size: int) -> list[tuple[int, int]]:
+    """(start, stop) of blocks of `size` rows; a last block of under 32 rows joins the one before it, because
+    BLAS multiplies a block of a few rows along another path whose last bits differ from the whole matrix's."""
+    starts = list(range(0, n, max(1, size)))
+    if len(starts) > 1 and n - starts[-1] < min(32, size):
+        starts.pop()
+    return list(zip(starts, starts[1:] + [n]))
 
 
 def _sub_clusters(category: str, cluster_id: str, rows: np.ndarray, sims: np.ndarray,
@@ -365,23 +411,23 @@ def _sub_clusters(category: str, cluster_id: str, rows: np.ndarray, sims: np.nda
             if params.min_size <= size <= params.sub_cluster_max_share * len(rows)]
 
 
-def _pockets(category: str, rows: np.ndarray, sims: np.ndarray, threshold: float, demand: np.ndarray,
-             ids: np.ndarray, seen: set[frozenset], params: CandidateParams) -> list[_Candidate]:
+def _pockets(category: str, rows: np.ndarray, local: np.ndarray, close: np.ndarray, ids: np.ndarray,
+             seen: set[frozenset], params: CandidateParams) -> list[_Candidate]:
     """Pockets: a listing with demand and its look-alikes, where it has only a few.
 
     Look-alikes are listings of the same category at least as similar as the landscape requires inside
-    one cluster (`threshold`). A listing with 1 to `params.pocket_max` - 1 of them sits in a sparse spot of
-    its market; with its look-alikes it is a candidate niche, whatever cluster the landscape put them in.
+    one cluster (`close`: one row per listing of `local`, positions in `rows`, that has demand). A listing
+    with 1 to `params.pocket_max` - 1 of them sits in a sparse spot of its market; with its look-alikes it
+    is a candidate niche, whatever cluster the landscape put them in.
     """
-    close = sims >= threshold
     counts = close.sum(axis=1)  # the listing itself included
     out = []
-    for i in np.flatnonzero((counts >= params.min_size) & (counts <= params.pocket_max) & (demand[rows] > 0)):
+    for i in np.flatnonzero((counts >= params.min_size) & (counts <= params.pocket_max)):
         members = np.sort(rows[close[i]])
         key = frozenset(members.tolist())
         if key not in seen:
             seen.add(key)
-            out.append(_Candidate(f"pocket:{ids[rows[i]]}", "pocket", category, members))
+            out.append(_Candidate(f"pocket:{ids[rows[local[i]]]}", "pocket", category, members))
     return out
 
 
@@ -391,7 +437,8 @@ def _singleton_ids(landscape) -> set[str]:
     return set(clusters.loc[clusters["is_singletons"].astype(bool), "cluster_id"].astype(str))
 
 
-def _attribute_candidates(index: Index, categories: np.ndarray, params: CandidateParams) -> list[_Candidate]:
+def _attribute_candidates(index: Index, categories: np.ndarray, params: CandidateParams,
+                          progress: Progress | None = None) -> list[_Candidate]:
     """Attribute values and pairs of values that a few listings of a category share.
 
     Narrow on purpose: at least `params.min_size` listings and at most `params.max_attribute_share` of the
@@ -405,6 +452,10 @@ def _attribute_candidates(index: Index, categories: np.ndarray, params: Candidat
             groups[(cat, (k,))].append(row)
         for pair in combinations(keys, 2):
             groups[(cat, pair)].append(row)
+        if progress and (row + 1) % 50_000 == 0:
+            progress("attributes", row + 1, len(categories))
+    if progress:
+        progress("attributes", len(categories), len(categories))
     sizes = Counter(categories.tolist())
     out = []
     for (cat, keys), rows in groups.items():
@@ -465,6 +516,21 @@ class _Context:
     opportunity: OpportunityParams = OPPORTUNITY
     candidates: CandidateParams = CANDIDATES
     neighbours: NeighbourParams = NEIGHBOURS
+    by_cluster: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # rows, cluster by cluster
+    cluster_starts: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    category_clusters: dict[str, np.ndarray] = field(default_factory=dict)  # cluster positions of each category
+    big_clusters: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # real, min_size+ listings
+
+    priced: np.ndarray = field(default_factory=lambda: np.empty(0))  # known prices, cluster by cluster, sorted
+    priced_starts: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+
+    def members(self, cluster: int) -> np.ndarray:
+        """The rows of one cluster (a position in `centroids`), ascending."""
+        return self.by_cluster[self.cluster_starts[cluster] : self.cluster_starts[cluster + 1]]
+
+    def cluster_prices(self, cluster: int) -> np.ndarray:
+        """The known prices of one cluster's listings, sorted."""
+        return self.priced[self.priced_starts[cluster] : self.priced_starts[cluster + 1]]
 
 
 def _context(index: Index, landscape, opportunity: OpportunityParams, candidates: CandidateParams,
@@ -485,9 +551,20 @@ def _context(index: Index, landscape, opportunity: OpportunityParams, candidates
     centroids = _centroids(index, landscape)
     position = {cid: i for i, cid in enumerate(centroids[0])}
     codes = np.array([position[str(x)] for x in a["cluster_id"]], dtype=np.int64)
+    # Each cluster's rows and each category's clusters, found once instead of by a scan per candidate.
+    by_cluster = np.argsort(codes, kind="stable")
+    starts = np.searchsorted(codes[by_cluster], np.arange(len(centroids[0]) + 1))
+    _, _, cluster_sizes, cluster_categories, real = centroids
+    category_clusters = {str(c): np.asarray(rows, dtype=np.int64)
+                         for c, rows in pd.Series(np.arange(len(cluster_categories))).groupby(cluster_categories).indices.items()}
+    big = np.flatnonzero(real & (cluster_sizes >= neighbours.min_size))
+    known = np.flatnonzero(np.isfinite(prices))
+    known = known[np.lexsort((prices[known], codes[known]))]
+    priced_starts = np.searchsorted(codes[known], np.arange(len(centroids[0]) + 1))
     return _Context(index, landscape, catalog_demand(index, params=opportunity), groups, categories, prices,
                     category_prices, dict(sizes), np.sort(np.array([sizes[c] for c in categories], dtype=float)), ref,
-                    centroids, codes, opportunity, candidates, neighbours)
+                    centroids, codes, opportunity, candidates, neighbours, by_cluster, starts, category_clusters, big,
+                    prices[known], priced_starts)
 
 
 @dataclass
@@ -503,19 +580,30 @@ class _Scored:
     neighbour: int | None  # position of the crowded neighbour cluster in _Context.centroids
 
 
-def _score_all(candidates: list[_Candidate], ctx: _Context) -> list[_Scored]:
-    """Every candidate scored; the centre-to-centroid cosines come from one matrix product."""
-    if not candidates:
-        return []
-    vectors = np.asarray(ctx.index.vectors, dtype=np.float32)
-    centres = np.stack([vectors[c.rows].mean(axis=0) for c in candidates])
-    centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-9)
-    sims = centres @ ctx.centroids[1].T
-    return [_score(c, ctx, sims[i]) for i, c in enumerate(candidates)]
+def _score_all(candidates: list[_Candidate], ctx: _Context, progress: Progress | None = None) -> list[_Scored]:
+    """Every candidate scored, category by category, `block_rows` candidates at a time (their crowded
+    neighbours come from `_neighbours`)."""
+    out: list[_Scored | None] = [None] * len(candidates)
+    by_category: dict[str, list[int]] = defaultdict(list)
+    for i, c in enumerate(candidates):
+        by_category[c.category].append(i)
+    step = max(1, ctx.candidates.block_rows)
+    done = 0
+    for positions in by_category.values():
+        for start in range(0, len(positions), step):
+            block = positions[start : start + step]
+            for i, neighbour in zip(block, _neighbours([candidates[i] for i in block], ctx)):
+                out[i] = _score(candidates[i], ctx, neighbour)
+            cl.release_pages(ctx.index.vectors)  # a block's rows are spread over the whole mapped file
+            done += len(block)
+            if progress:
+                progress("scores", done, len(candidates))
+    return out
 
 
-def _score(c: _Candidate, ctx: _Context, sims: np.ndarray | None = None) -> _Scored:
-    """Components and opportunity of one candidate (see OpportunityParams.formula)."""
+def _score(c: _Candidate, ctx: _Context, neighbour: int | None) -> _Scored:
+    """Components and opportunity of one candidate (see OpportunityParams.formula), next to its crowded
+    `neighbour` cluster (a position in `_Context.centroids`, see `_neighbours`)."""
     values = ctx.demand.values[c.rows]
     known = values[np.isfinite(values)]
     if ctx.demand.source != "market size":  # no value in the niche: the prior alone (the catalog median)
@@ -527,7 +615,6 @@ def _score(c: _Candidate, ctx: _Context, sims: np.ndarray | None = None) -> _Sco
     distinct = distinct_offers(ctx.groups[c.rows])
     competition = min(1.0, math.log1p(distinct) / math.log1p(ctx.competition_ref))
     homogenization = 1 - distinct / len(c.rows)
-    neighbour = _neighbour(c, ctx, sims)
     price_room = _price_room(c, ctx, neighbour)
     parts = {"demand": round(demand, 4), "competition": round(competition, 4),
              "homogenization": round(homogenization, 4), "price_room": round(price_room, 4)}
@@ -547,9 +634,12 @@ def _price_room(c: _Candidate, ctx: _Context, neighbour: int | None) -> float:
     if len(prices) == 0:
         return 0.5
     pool = np.empty(0)
-    if neighbour is not None:
-        pool = ctx.prices[np.setdiff1d(np.flatnonzero(ctx.codes == neighbour), c.rows)]
-        pool = np.sort(pool[np.isfinite(pool)])
+    if neighbour is not None:  # the neighbour's sorted prices without the niche's own listings in it
+        pool = ctx.cluster_prices(neighbour)
+        inside = np.unique(c.rows[ctx.codes[c.rows] == neighbour])
+        drop = np.sort(ctx.prices[inside][np.isfinite(ctx.prices[inside])])
+        if len(drop):  # one copy of each dropped price goes (a price several listings share stays for the others)
+            pool = np.delete(pool, np.searchsorted(pool, drop) + np.arange(len(drop)) - np.searchsorted(drop, drop))
     if len(pool) < 2:
         pool = ctx.category_prices.get(c.category, np.empty(0))
     if len(pool) < 2:
@@ -584,7 +674,10 @@ def _centroids(index: Index, landscape) -> tuple[list[str], np.ndarray, np.ndarr
     a = landscape.assignments
     codes, ids = pd.factorize(a["cluster_id"].astype(str))
     sums = np.zeros((len(ids), index.vectors.shape[1]), dtype=np.float32)
-    np.add.at(sums, codes, index.vectors)
+    step = landscape.clustering.block_elements // max(1, index.vectors.shape[1])
+    for start in range(0, len(codes), step):  # in row order, as one np.add.at over all rows would add them
+        np.add.at(sums, codes[start : start + step], index.vectors[start : start + step])
+        cl.release_pages(index.vectors)
     sizes = np.bincount(codes, minlength=len(ids))
     sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
     cats = a.groupby(codes)["category"].first().astype(str).reindex(range(len(ids))).tolist()
@@ -599,31 +692,59 @@ def _centre(c: _Candidate, ctx: _Context) -> np.ndarray:
     return centre / max(float(np.linalg.norm(centre)), 1e-9)
 
 
-def _neighbour(c: _Candidate, ctx: _Context, sims: np.ndarray | None = None) -> int | None:
-    """The crowded cluster next to a niche: the most similar real cluster, preferring its own category and
-    clusters at least `NeighbourParams.ratio` times its size (a sub-niche's own cluster counts without it);
-    one of another category only when its own has none, and only at `other_category_similarity`.
+def _neighbours(block: list[_Candidate], ctx: _Context) -> list[int | None]:
+    """The crowded cluster next to each niche of one category: the most similar real cluster, preferring its
+    own category and clusters at least `NeighbourParams.ratio` times its size (a sub-niche's own cluster counts
+    without it); one of another category only when its own has none, and only at `other_category_similarity`.
 
-    `sims` are the cosines of the niche's centre to the cluster centroids, when already computed.
+    The niches' centres are compared with their category's centroids (and, for those whose category has
+    no such cluster, with the centroids of the catalog's clusters big enough to be one), never with all.
     """
-    ids, cents, sizes, cats, real = ctx.centroids
-    sims = cents @ _centre(c, ctx) if sims is None else sims
-    others = sizes - np.bincount(ctx.codes[c.rows], minlength=len(ids))
+    _, cents, sizes, cats, real = ctx.centroids
     p = ctx.neighbours
-    big = real & (others >= max(p.min_size, p.ratio * len(c.rows)))
-    some = real & (others >= p.min_size)
-    same_category = cats == c.category
-    for pick, least in ((big & same_category, p.min_similarity), (some & same_category, p.min_similarity),
-                        (big & ~same_category, p.other_category_similarity)):
-        if pick.any():
-            best = int(np.argmax(np.where(pick, sims, -np.inf)))
-            return best if sims[best] >= least else None
-    return None
+    category = block[0].category
+    centres = np.stack([np.asarray(ctx.index.vectors[c.rows], dtype=np.float32).mean(axis=0) for c in block])
+    centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-9)
+    cols = ctx.category_clusters.get(category, np.empty(0, dtype=np.int64))
+    sims = centres @ cents[cols].T
+    out: list[int | None] = []
+    elsewhere = []
+    for j, c in enumerate(block):
+        own, counts = np.unique(ctx.codes[c.rows], return_counts=True)
+        least = max(p.min_size, p.ratio * len(c.rows))
+        others = sizes[cols] - _counts_at(cols, own, counts)
+        picks = [pick for pick in (real[cols] & (others >= least), real[cols] & (others >= p.min_size)) if pick.any()]
+        if picks:
+            best = int(np.argmax(np.where(picks[0], sims[j], -np.inf)))
+            out.append(int(cols[best]) if sims[j, best] >= p.min_similarity else None)
+        else:
+            out.append(None)
+            elsewhere.append((j, own, counts, least))
+    if elsewhere:
+        big = ctx.big_clusters  # every cluster another category could lend: real, with min_size+ listings
+        far = centres[[j for j, *_ in elsewhere]] @ cents[big].T
+        outside = cats[big] != category
+        for row, (j, own, counts, least) in enumerate(elsewhere):
+            pick = outside & (sizes[big] - _counts_at(big, own, counts) >= least)
+            if pick.any():
+                best = int(np.argmax(np.where(pick, far[row], -np.inf)))
+                out[j] = int(big[best]) if far[row, best] >= p.other_category_similarity else None
+    return out
+
+
+def _counts_at(cols: np.ndarray, codes: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """How many of a niche's listings (`counts` per cluster in `codes`) sit in each cluster of `cols` (sorted)."""
+    out = np.zeros(len(cols), dtype=np.int64)
+    at = np.searchsorted(cols, codes)
+    hit = at < len(cols)
+    hit[hit] = cols[at[hit]] == codes[hit]
+    out[at[hit]] = counts[hit]
+    return out
 
 
 def _compared(c: _Candidate, ctx: _Context, neighbour: int) -> np.ndarray:
     """The neighbour's listings (not the niche's) nearest the niche's centre: what its USPs are measured on."""
-    members = np.setdiff1d(np.flatnonzero(ctx.codes == neighbour), c.rows)
+    members = np.setdiff1d(ctx.members(neighbour), c.rows)
     vectors = ctx.index.vectors
     return members[np.argsort(-(vectors[members] @ _centre(c, ctx)), kind="stable")[:ctx.neighbours.compared]]
 
@@ -831,7 +952,7 @@ def niches_and_pool(index: Index, landscape=None, *, top: int = 20, category: st
         landscape = analyze_landscape(index, progress=progress)
     _step(progress, "niches", 0)
     ctx, scored = _candidates_scored(index, landscape, category, params=params, candidates=candidates,
-                                     neighbours=neighbours)
+                                     neighbours=neighbours, progress=progress)
     _step(progress, "niches", 1)
     if min_demand is not None:
         scored = [s for s in scored if math.isfinite(s.demand) and s.demand >= min_demand]
@@ -850,19 +971,21 @@ def niches_and_pool(index: Index, landscape=None, *, top: int = 20, category: st
 
 
 def _candidates_scored(index: Index, landscape, category: str | None = None, given: list[np.ndarray] = (), *,
-                       params: OpportunityParams, candidates: CandidateParams,
-                       neighbours: NeighbourParams) -> tuple[_Context, list[_Scored]]:
+                       params: OpportunityParams, candidates: CandidateParams, neighbours: NeighbourParams,
+                       progress: Progress | None = None) -> tuple[_Context, list[_Scored]]:
     """Every candidate niche of the catalog (of `category`) with `candidates.min_offers`+ distinct offers
     scored, then the `given` row sets, scored the same way (whatever their offers)."""
     ctx = _context(index, landscape, params, candidates, neighbours)
     found = (_cluster_candidates(landscape, candidates)
-             + _local_candidates(index, landscape, ctx.categories, np.nan_to_num(ctx.demand.values, nan=0.0), candidates)
-             + _not_a_cluster_again(_attribute_candidates(index, ctx.categories, candidates), landscape, candidates))
+             + _local_candidates(index, landscape, ctx.categories, np.nan_to_num(ctx.demand.values, nan=0.0), candidates,
+                                 progress)
+             + _not_a_cluster_again(_attribute_candidates(index, ctx.categories, candidates, progress), landscape,
+                                    candidates))
     found = [c for c in found if _category_matches(c.category, category)
              and distinct_offers(ctx.groups[c.rows]) >= candidates.min_offers]
     found += [_Candidate(f"given:{i}", "given", str(ctx.categories[rows[0]]), np.sort(np.asarray(rows)))
               for i, rows in enumerate(given)]
-    return ctx, _score_all(found, ctx)
+    return ctx, _score_all(found, ctx, progress)
 
 
 def candidate_scores(index: Index, landscape, given: list[np.ndarray] = (), *,

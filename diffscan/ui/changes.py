@@ -9,7 +9,7 @@ import streamlit as st
 
 from diffscan.present import export, figures
 from diffscan.ui import state
-from diffscan.ui.common import Download, download_buttons, guarded, plain
+from diffscan.ui.common import Download, download_buttons, guarded, once, plain
 
 OLD_KEY, WATCH_KEY, TREND_KEY = "changes_old", "changes_watch", "changes_trend_pick"
 ONE_INDEX = ("There is only one index to compare: build another snapshot of the catalog (a newer or older "
@@ -27,11 +27,12 @@ CATEGORY_COLUMNS = ["rising_rank", "category", "status", "saturation_score_then"
 def comparison_downloads(comparison) -> list[Download]:
     """JSON (schema diffscan.comparison/1), the Markdown report and one CSV per table, as
     `diffscan compare --export FILE.json|.md|.csv` writes them."""
-    document = comparison.to_dict()
-    downloads = [Download("JSON", export.to_json(document).encode("utf-8"), "changes.json", "application/json"),
-                 Download("Markdown", export.comparison_report(document).encode("utf-8"), "changes.md", "text/markdown")]
-    downloads += [Download(f"{name.replace('_', ' ')} CSV", export.to_csv(frame).encode("utf-8"), f"changes.{name}.csv",
-                           "text/csv") for name, frame in comparison.tables().items()]
+    document = once(comparison.to_dict)
+    downloads = [Download("JSON", lambda: export.to_json(document()).encode("utf-8"), "changes.json", "application/json"),
+                 Download("Markdown", lambda: export.comparison_report(document()).encode("utf-8"), "changes.md",
+                          "text/markdown")]
+    downloads += [Download(f"{name.replace('_', ' ')} CSV", lambda frame=frame: export.to_csv(frame).encode("utf-8"),
+                           f"changes.{name}.csv", "text/csv") for name, frame in comparison.tables().items()]
     return downloads
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,22 +64,46 @@ def stage_progress(bar) -> Callable[[str, int, int], None]:
 
 @dataclass(frozen=True)
 class Download:
-    """One file offered by a download button: the exact bytes, its file name and MIME type."""
+    """One file offered by a download button: how to make its bytes, its file name and MIME type.
+
+    `make` runs only when the file is asked for: exporting a 20,000-listing comparison to JSON, Markdown
+    and CSVs took seconds, on every rerun of the page, for files that are rarely downloaded.
+    """
 
     label: str
-    data: bytes
+    make: Callable[[], bytes]
     file_name: str
     mime: str
 
+    @property
+    def data(self) -> bytes:
+        """The file's bytes (made now)."""
+        return self.make()
+
+
+def once(make: Callable[[], T]) -> Callable[[], T]:
+    """`make`, run at most once: a document that several downloads are written from is built once."""
+    return functools.cache(make)
+
 
 def download_buttons(downloads: list[Download], key: str) -> None:
-    """A row of download buttons; clicking one does not rerun the page."""
+    """A row of download buttons; clicking one does not rerun the page, and makes its file then
+    (Streamlit's deferred download: the callable runs on the click, outside the script run)."""
     with st.container(horizontal=True, key=f"{key}-downloads"):
         for d in downloads:
             st.download_button(
-                d.label, d.data, file_name=d.file_name, mime=d.mime, key=f"{key}-{d.file_name}",
+                d.label, d.make, file_name=d.file_name, mime=d.mime, key=f"{key}-{d.file_name}",
                 on_click="ignore", icon=":material/download:",
             )
+
+
+def formula(text: str, label: str, key: str) -> None:
+    """A score's formula as a code block in a closed expander, drawn only once the expander is opened:
+    the browser's code highlighter takes ~0.4 s to start, on a page that rarely needs it (opening
+    the expander reruns the page, whose analyses are cached)."""
+    with st.expander(label, icon=":material/functions:", key=key, on_change="rerun") as box:
+        if box.open:
+            st.code(text, language=None)
 
 
 def slug(text: str, default: str = "catalog") -> str:

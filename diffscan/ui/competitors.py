@@ -13,7 +13,7 @@ from diffscan.core.lexical import NGRAM_RANGE
 from diffscan.present import export
 from diffscan.present.labels import match_label
 from diffscan.ui import state
-from diffscan.ui.common import Download, download_buttons, guarded, plain
+from diffscan.ui.common import Download, download_buttons, guarded, once, plain
 
 PASTE, PICK = "Paste a listing", "A listing of the index"
 ANY = "(any)"
@@ -86,17 +86,17 @@ def competitor_frame(result: CompetitorResult) -> pd.DataFrame:
 
 def competitor_downloads(result: CompetitorResult) -> list[Download]:
     """CSV (spreadsheet-safe) and JSON of the competitors, the same content as `diffscan competitors`."""
-    document = result.to_dict()
-    frame = pd.DataFrame(document["competitors"])
+    document = once(result.to_dict)
     return [
-        Download("CSV", export.to_csv(frame).encode("utf-8"), "competitors.csv", "text/csv"),
-        Download("JSON", export.to_json(document).encode("utf-8"), "competitors.json", "application/json"),
+        Download("CSV", lambda: export.to_csv(pd.DataFrame(document()["competitors"])).encode("utf-8"),
+                 "competitors.csv", "text/csv"),
+        Download("JSON", lambda: export.to_json(document()).encode("utf-8"), "competitors.json", "application/json"),
     ]
 
 
 def differentiation_download(diff) -> Download:
     """The whole differentiation (score, parts, table stakes, USPs, suggestions) as JSON."""
-    return Download("Differentiation JSON", export.to_json(diff.to_dict()).encode("utf-8"),
+    return Download("Differentiation JSON", lambda: export.to_json(diff.to_dict()).encode("utf-8"),
                     "differentiation.json", "application/json")
 
 

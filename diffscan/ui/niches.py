@@ -8,7 +8,7 @@ import streamlit as st
 
 from diffscan.present import export
 from diffscan.ui import state
-from diffscan.ui.common import Download, download_buttons, guarded, plain
+from diffscan.ui.common import Download, download_buttons, formula, guarded, once, plain
 from diffscan.ui.competitors import points_frame
 
 ANY = "(any)"
@@ -29,11 +29,11 @@ def niche_downloads(niches: list, index, query: dict) -> list[Download]:
     """
     from diffscan.analyses.niches import niches_document, niches_frame
 
-    document = niches_document(niches, index, **query)
+    document = once(lambda: niches_document(niches, index, **query))
     return [
-        Download("CSV", export.to_csv(niches_frame(niches)).encode("utf-8"), "niches.csv", "text/csv"),
-        Download("JSON", export.to_json(document).encode("utf-8"), "niches.json", "application/json"),
-        Download("Markdown", export.niches_report(document).encode("utf-8"), "niches.md", "text/markdown"),
+        Download("CSV", lambda: export.to_csv(niches_frame(niches)).encode("utf-8"), "niches.csv", "text/csv"),
+        Download("JSON", lambda: export.to_json(document()).encode("utf-8"), "niches.json", "application/json"),
+        Download("Markdown", lambda: export.niches_report(document()).encode("utf-8"), "niches.md", "text/markdown"),
     ]
 
 
@@ -99,8 +99,7 @@ def _controls(path: str, key: str) -> tuple[int, str | None, float | None]:
                             help="Only niches whose category path starts with this.")
     min_demand = c3.number_input("Minimum demand", min_value=0.0, value=None, step=1.0, key="niche_min_demand",
                                  help="In the unit of the demand source: median reviews, sales or rating per listing.")
-    with st.expander("How the opportunity score is computed", icon=":material/functions:"):
-        st.code(OPPORTUNITY_FORMULA.replace("; ", ";\n"), language=None)
+    formula(OPPORTUNITY_FORMULA.replace("; ", ";\n"), "How the opportunity score is computed", key="niche_formula")
     return int(top), None if category == ANY else category, min_demand
 
 

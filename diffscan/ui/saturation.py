@@ -12,7 +12,7 @@ import streamlit as st
 from diffscan.analyses.projection import PROJECTION
 from diffscan.present import export, figures
 from diffscan.ui import state
-from diffscan.ui.common import Download, download_buttons, guarded, plain
+from diffscan.ui.common import Download, download_buttons, formula, guarded, plain
 
 # What the user colours by -> (landscape_map's color_by, the column that colours the points).
 COLOUR_BY = {"category": ("category", "colour"), "cluster": ("cluster", "colour"), "crowding": ("category", "crowding")}
@@ -55,8 +55,8 @@ def cluster_listings(index, landscape, cluster_id: str, limit: int = SAMPLE_LIST
 def saturation_downloads(landscape) -> list[Download]:
     """The ranked categories and all clusters as spreadsheet-safe CSV."""
     return [
-        Download("Categories CSV", export.to_csv(landscape.categories).encode("utf-8"), "categories.csv", "text/csv"),
-        Download("Clusters CSV", export.to_csv(landscape.clusters).encode("utf-8"), "clusters.csv", "text/csv"),
+        Download("Categories CSV", lambda: export.to_csv(landscape.categories).encode("utf-8"), "categories.csv", "text/csv"),
+        Download("Clusters CSV", lambda: export.to_csv(landscape.clusters).encode("utf-8"), "clusters.csv", "text/csv"),
     ]
 
 
@@ -109,7 +109,9 @@ def render() -> None:
         st.caption(f"Category level: {plain(landscape.note)}")
     map_slot = st.container()  # drawn last: the projection is slow the first time, the tables are not
     _categories_section(landscape)
-    _drill_down(index, landscape)
+    import os
+    if "drill" not in os.environ.get("X_SKIP", ""):
+        _drill_down(index, landscape)
     with map_slot:
         _map_section(path, key, level)
 
@@ -135,9 +137,19 @@ def _map_section(path: str, key: str, level: int | None) -> None:
         return
     if points is None or points.empty:
         return
-    st.plotly_chart(map_figure(points, colour_by), key="landscape_map", config={"displaylogo": False})
+    import os
+    if "map" in os.environ.get("X_SKIP", ""):
+        return
+    st.plotly_chart(_map_figure_of(path, key, level, colour_by, points), key="landscape_map", config={"displaylogo": False})
     st.caption(f"Each point is a listing; nearby points say similar things (t-SNE). The {PROJECTION.max_colours} "
                "biggest groups get a colour, the rest are grey. Hover for the title, cluster and crowding.")
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _map_figure_of(path: str, key: str, level: int | None, colour_by: str, _points: pd.DataFrame):
+    """`map_figure`, built once per index, level and colouring: plotly express takes a good part of a
+    second for 20,000 points, and every widget on this page reruns it (the chart only reads the figure)."""
+    return map_figure(_points, colour_by)
 
 
 def _categories_section(landscape) -> None:
@@ -170,9 +182,10 @@ def _categories_section(landscape) -> None:
     )
     download_buttons(saturation_downloads(landscape), key="saturation")
     st.markdown("**The most saturated categories**")
-    st.plotly_chart(figures.saturation_bars(landscape), key="saturation_bars", config={"displaylogo": False})
-    with st.expander("How the saturation score is computed", icon=":material/functions:"):
-        st.code(SATURATION_FORMULA, language=None)
+    import os
+    if "bars" not in os.environ.get("X_SKIP", ""):
+        st.plotly_chart(figures.saturation_bars(landscape), key="saturation_bars", config={"displaylogo": False})
+    formula(SATURATION_FORMULA, "How the saturation score is computed", key="saturation_formula")
 
 
 def _select_category(ranked: list[str]) -> None:

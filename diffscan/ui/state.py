@@ -152,10 +152,10 @@ _WARMUP_LOCK = threading.Lock()
 
 
 def warm_encoder(path: str | Path) -> None:
-    """Start loading the model of the index at `path` in a background thread, once per model.
+    """Start loading the query encoder of the index at `path` in a background thread, once per model.
 
-    Importing torch and sentence-transformers takes seconds: the first page draws meanwhile, and
-    the first search waits only for what is left of the load.
+    The load takes most of a second: the first search waits only for what is left of it. app.py
+    calls this after the page is drawn, so the load never competes with drawing it.
     """
     spec = (read_manifest(path) or {}).get("model", {}).get("spec")
     if not spec:
@@ -168,11 +168,13 @@ def warm_encoder(path: str | Path) -> None:
 
 
 def _load_quietly(spec: str) -> None:
-    """Load a model into the encoder module's per-process cache; errors surface later, in the page."""
-    from diffscan.encoder.local import load_encoder
+    """Load the query encoder `Index.encoder()` returns into the encoder module's per-process cache (not
+    `load_encoder`: torch would take ~7 s of CPU for a model no query uses); errors surface later, in
+    the page."""
+    from diffscan.encoder.local import load_query_encoder
 
     try:
-        load_encoder(spec)
+        load_query_encoder(spec)
     except Exception:  # noqa: BLE001 - encoder_for raises the same error as a readable message
         pass
 

@@ -14,11 +14,14 @@ from diffscan.analyses.clusters import (
     agglomerate,
     cluster_offers,
     combined_similarity,
+    compact_columns,
     ctfidf_keywords,
+    gather,
     group_labels,
     mean_rows,
     near_duplicate_pairs,
     nearest_neighbours,
+    release_pages,
     representatives,
 )
 from diffscan.core.text import tokens
@@ -194,7 +197,7 @@ def test_cluster_parameters_default_to_the_documented_numbers():
     assert CLUSTERING == ClusterParams(
         semantic_weight=0.8, cluster_distance=0.70, exact_limit=4000, micro_cluster_size=8, max_micro_clusters=1000,
         pca_dimensions=64, candidates=10, title_window=4, near_duplicate=NEAR_DUPLICATE, cell_size=250, probes=8,
-        max_candidates=2400, block_elements=1 << 22, seed=0)
+        max_candidates=2400, block_elements=1 << 22, release_rows=2048, seed=0)
     assert CLUSTERING.cluster_similarity == pytest.approx(0.30)
     assert CLUSTERING.similarity_rule() == ("similarity = 0.8 x semantic cosine + 0.2 x lexical cosine; clusters merge "
                                             "while the mean similarity stays >= 0.30")
@@ -249,3 +252,103 @@ def test_exact_limit_switches_to_the_inverted_file():
     assert all(i not in row for i, row in enumerate(approx_idx.tolist()))
     again, _ = nearest_neighbours(x, 5, params=ivf)
     assert (again == approx_idx).all()  # seeded: an analysis repeats exactly
+
+
+# --- block-wise computation: the same numbers as the whole matrices -------------------------------------
+
+
+def _sklearn_average_linkage(similarity: np.ndarray, threshold: float) -> np.ndarray:
+    """What agglomerate computed before it cut scipy's tree itself: scikit-learn on the full distance matrix."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    distance = np.clip(1.0 - similarity.astype(np.float64), 0.0, None)
+    np.fill_diagonal(distance, 0.0)
+    distance = (distance + distance.T) / 2
+    model = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average", distance_threshold=threshold)
+    return model.fit_predict(distance).astype(np.int64)
+
+
+def test_agglomerate_gives_scikit_learns_labels_numbered_as_it_numbers_them():
+    rng = np.random.default_rng(5)
+    for trial in range(40):
+        n, kinds = int(rng.integers(2, 120)), int(rng.integers(1, 12))
+        x = rng.normal(size=(kinds, 8))[rng.integers(0, kinds, n)] + rng.normal(scale=rng.uniform(0.2, 1.2), size=(n, 8))
+        x = _unit(x)
+        sims = x @ x.T
+        if trial % 3 == 0:
+            sims = np.round(sims, 1)  # ties
+        if trial % 4 == 0:
+            sims = sims + rng.normal(scale=0.01, size=sims.shape).astype(np.float32)  # not symmetric
+        for threshold in (0.3, 0.5, 0.7):
+            assert agglomerate(sims, threshold).tolist() == _sklearn_average_linkage(sims, threshold).tolist()
+
+
+def test_nearest_neighbours_of_a_given_matrix_are_the_same_in_blocks_of_any_size():
+    rng = np.random.default_rng(6)
+    x = _unit(np.repeat(rng.normal(size=(5, 8)), 12, axis=0) + rng.normal(scale=0.2, size=(60, 8)))
+    sims = np.round(x @ x.T, 2)  # ties between neighbours
+    whole_idx, whole_val = nearest_neighbours(x, 7, sims=sims)
+    for block_elements in (1, 60, 7 * 60, 1000):
+        idx, val = nearest_neighbours(x, 7, sims=sims, params=ClusterParams(block_elements=block_elements))
+        assert (idx == whole_idx).all() and np.array_equal(val, whole_val, equal_nan=True)
+    assert all(i not in row for i, row in enumerate(whole_idx.tolist()))
+
+
+def test_compact_columns_keep_every_product():
+    rng = np.random.default_rng(7)
+    m = sp.random(30, 1 << 20, density=2e-5, format="csr", dtype=np.float32, random_state=8)
+    m.data = rng.uniform(0.1, 1, size=m.nnz).astype(np.float32)
+    c = compact_columns(m)
+    assert c.shape[0] == 30 and c.shape[1] == len(np.unique(m.indices)) < m.shape[1]
+    assert np.array_equal((c @ c.T).toarray(), (m @ m.T).toarray())
+    sem = _unit(rng.normal(size=(30, 4)))
+    assert np.array_equal(combined_similarity(sem, m), combined_similarity(sem, c))
+
+
+def test_ctfidf_keywords_do_not_depend_on_how_many_titles_are_remembered(monkeypatch):
+    import diffscan.analyses.clusters as clusters
+
+    titles = ["Bamboo toothbrush soft", "Bamboo toothbrush soft", "Bamboo toothbrush kids", "Steel bottle 1L",
+              "Steel bottle 750ml", "Steel bottle 1L", "Glass jar with lid", "Glass jar with lid"] * 3
+    brands = ["Acme", "Acme", "", "Bolt", "Bolt", "", "Cora", "Cora"] * 3
+    labels = np.array([0, 0, 0, 1, 1, 1, 2, 2] * 3)
+    whole = ctfidf_keywords(titles, brands, labels, 3)
+    seen = []
+    monkeypatch.setattr(clusters, "_SEEN_TITLES", 1)
+    assert ctfidf_keywords(titles, brands, labels, 3, progress=lambda done, total: seen.append((done, total))) == whole
+    assert seen[-1] == (len(titles), len(titles))
+
+
+def test_representatives_in_blocks(monkeypatch):
+    import diffscan.analyses.clusters as clusters
+
+    rng = np.random.default_rng(9)
+    x = _unit(rng.normal(size=(50, 8)))
+    labels = rng.integers(0, 6, 50)
+    whole = representatives(x, labels, 6)
+    monkeypatch.setattr(clusters, "CLUSTERING", ClusterParams(block_elements=8 * 3))  # 3 rows a block
+    assert representatives(x, labels, 6).tolist() == whole.tolist()
+
+
+def test_release_pages_lets_go_of_mapped_pages_and_leaves_other_arrays_alone(tmp_path):
+    x = np.arange(40_000, dtype=np.float32).reshape(1000, 40)
+    np.save(tmp_path / "x.npy", x)
+    mapped = np.asarray(np.load(tmp_path / "x.npy", mmap_mode="r"))
+    total = float(mapped.sum())
+    release_pages(mapped, mapped[10:20], x, sp.csr_matrix(x).data)
+    assert float(mapped.sum()) == total  # read again from the page cache
+    assert float(x.sum()) == total
+
+
+def test_gather_reads_rows_in_steps_as_one_fancy_index(tmp_path):
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(300, 6)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    mapped = np.asarray(np.load(tmp_path / "x.npy", mmap_mode="r"))
+    m = sp.random(300, 50, density=0.1, format="csr", dtype=np.float32, random_state=11)
+    rows = np.sort(rng.choice(300, size=77, replace=False))
+    for step in (1, 5, 77, 1000):
+        assert np.array_equal(gather(mapped, rows, step), x[rows])
+        got = gather(m, rows, step)
+        assert sp.issparse(got) and np.array_equal(got.toarray(), m[rows].toarray())
+    assert gather(m, rows[:0], 5).shape == (0, 50)

@@ -422,3 +422,35 @@ def test_level_error_names_the_parameter():
     with pytest.raises(QueryError) as caught:
         choose_level([["A", "B"]], 5)
     assert caught.value.parameter == "level" and "--" not in str(caught.value)
+
+
+# ---- block-wise computation --------------------------------------------------------------------------
+
+
+def test_small_blocks_give_the_same_landscape_and_every_long_step_reports_progress(demo_index, demo_landscape,
+                                                                                   monkeypatch):
+    import diffscan.analyses.landscape as landscape_module
+
+    monkeypatch.setattr(landscape_module, "_LABEL_ROWS", 7)
+    seen: dict[str, list[tuple[int, int]]] = {}
+    # Exact categories with top-k blocks of a few rows; then every category through micro-clusters and the
+    # inverted file (whose blocks are whole cells at this size: smaller ones move similarities in the last bit).
+    for exact_limit, block_elements, whole in (
+            (cl.CLUSTERING.exact_limit, 64, demo_landscape),
+            (40, 1 << 16, analyze_landscape(demo_index, clustering=cl.ClusterParams(exact_limit=40)))):
+        tiny = cl.ClusterParams(exact_limit=exact_limit, block_elements=block_elements, release_rows=3)
+        blocks = analyze_landscape(demo_index, clustering=tiny,
+                                   progress=lambda stage, done, total: seen.setdefault(stage, []).append((done, total)))
+        for name in ("assignments", "clusters", "categories"):
+            pd.testing.assert_frame_equal(getattr(blocks, name), getattr(whole, name), check_exact=True)
+    for stage in ("clusters", "names", "labels", "metrics"):
+        done, total = seen[stage][-1]
+        assert done == total > 0 and len(seen[stage]) > 1, stage
+
+
+def test_label_flags_of_a_repeated_text_and_of_nothing():
+    flags = label_flags(["Red cotton shirt 500 g", "Red cotton shirt 500 g"], ["", ""], ["Acme", " "])
+    assert flags.to_dict("list") == {"label_brand": [True, False], "label_quantity": [True, True],
+                                     "label_material": [True, True], "label_colour": [True, True]}
+    empty = label_flags([], [], [])
+    assert list(empty.columns) == [f"label_{k}" for k in ("brand", "quantity", "material", "colour")] and empty.empty

@@ -581,3 +581,104 @@ def test_a_catalog_with_a_sales_column_ranks_niches_by_sales(tmp_path):
     found = find_niches(index, hand_landscape(index, _rows()), top=5)
     assert {n.demand_source for n in found} == {"sales"}
     assert "sales per listing" in found[0].demand_label
+
+
+# ---- block-wise computation --------------------------------------------------------------------------
+
+
+def _pool_records(pool: pd.DataFrame) -> list[dict]:
+    return [{**r, "rows": [int(x) for x in r["rows"]]} for r in pool.to_dict("records")]
+
+
+@pytest.mark.parametrize("block_rows", [1, 3, 40])
+def test_small_blocks_give_the_same_niches_and_pool(market, demo_index, block_rows):
+    from diffscan.analyses.landscape import analyze_landscape
+    from diffscan.analyses.niches import niches_and_pool
+
+    demo = (demo_index, analyze_landscape(demo_index))
+    for index, landscape in (market, demo):
+        whole, whole_pool = niches_and_pool(index, landscape, top=20)
+        seen: dict[str, tuple[int, int]] = {}
+        blocks, pool = niches_and_pool(index, landscape, top=20, candidates=CandidateParams(block_rows=block_rows),
+                                       progress=lambda stage, done, total: seen.__setitem__(stage, (done, total)))
+        assert [n.to_dict() for n in blocks] == [n.to_dict() for n in whole]
+        assert _pool_records(pool) == _pool_records(whole_pool)
+        for stage in ("pockets", "attributes", "scores", "niches"):
+            assert seen[stage][0] == seen[stage][1] > 0, stage
+
+
+def _dense_local_candidates(index, landscape, demand, params: CandidateParams) -> list[tuple[str, list[int]]]:
+    """Pockets and sub-clusters as they were found before blocks: one dense similarity matrix per category."""
+    from diffscan.analyses import clusters as cl
+
+    clustering = landscape.clustering
+    cluster_of = landscape.assignments["cluster_id"].astype(str).to_numpy()
+    categories = landscape.assignments["category"].astype(str).to_numpy()
+    singles = set(landscape.clusters.loc[landscape.clusters["is_singletons"].astype(bool), "cluster_id"].astype(str))
+    ids = index.listings["listing_id"].to_numpy()
+    out, seen = [], set()
+    for category, rows in pd.Series(np.arange(len(categories))).groupby(categories, sort=True).indices.items():
+        if not params.min_size <= len(rows) <= params.dense_limit:
+            continue
+        sims = cl.combined_similarity(np.asarray(index.vectors)[rows], index.lexical[rows], params=clustering)
+        close = sims >= clustering.cluster_similarity
+        counts = close.sum(axis=1)
+        for i in np.flatnonzero((counts >= params.min_size) & (counts <= params.pocket_max) & (demand[rows] > 0)):
+            members = np.sort(rows[close[i]])
+            if frozenset(members.tolist()) not in seen:
+                seen.add(frozenset(members.tolist()))
+                out.append((f"pocket:{ids[rows[i]]}", members.tolist()))
+        for cid, local in pd.Series(np.arange(len(rows))).groupby(cluster_of[rows], sort=False).indices.items():
+            if cid in singles or len(local) < params.sub_cluster_min_parent:
+                continue
+            labels = cl.agglomerate(sims[np.ix_(local, local)], params.sub_cluster_distance)
+            for label, size in enumerate(np.bincount(labels)):
+                if params.min_size <= size <= params.sub_cluster_max_share * len(local):
+                    out.append((f"sub-cluster:{cid}/{label}", rows[local][labels == label].tolist()))
+    return out
+
+
+def test_pockets_and_sub_clusters_are_those_of_the_dense_similarity_matrix(market, demo_index):
+    from diffscan.analyses import niches as niche_module
+    from diffscan.analyses.landscape import analyze_landscape
+
+    kinds = set()
+    for index, landscape in (market, (demo_index, analyze_landscape(demo_index))):
+        demand = np.nan_to_num(catalog_demand(index).values, nan=0.0)
+        categories = landscape.assignments["category"].astype(str).to_numpy()
+        for params in (CANDIDATES, CandidateParams(block_rows=2, pocket_max=4)):
+            found = niche_module._local_candidates(index, landscape, categories, demand, params)
+            assert [(c.niche_id, c.rows.tolist()) for c in found] == _dense_local_candidates(index, landscape, demand, params)
+            kinds |= {c.kind for c in found}
+    assert kinds == {"pocket", "sub-cluster"}
+
+
+def test_neighbours_searched_by_category_are_those_of_all_centroids(market, demo_index):
+    """The rule applied to the full candidates x clusters cosine matrix picks the same crowded neighbours."""
+    from diffscan.analyses import niches as niche_module
+    from diffscan.analyses.landscape import analyze_landscape
+
+    elsewhere = 0
+    for index, landscape in (market, (demo_index, analyze_landscape(demo_index))):
+        ctx, scored = niche_module._candidates_scored(index, landscape, params=OPPORTUNITY, candidates=CANDIDATES,
+                                                      neighbours=NEIGHBOURS)
+        ids, cents, sizes, cats, real = ctx.centroids
+        vectors = np.asarray(index.vectors, dtype=np.float32)
+        centres = np.stack([vectors[s.candidate.rows].mean(axis=0) for s in scored])
+        centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-9)
+        sims, p = centres @ cents.T, NEIGHBOURS
+        for s, row in zip(scored, sims):
+            c = s.candidate
+            others = sizes - np.bincount(ctx.codes[c.rows], minlength=len(ids))
+            big = real & (others >= max(p.min_size, p.ratio * len(c.rows)))
+            some, same = real & (others >= p.min_size), cats == c.category
+            expected = None
+            for pick, least in ((big & same, p.min_similarity), (some & same, p.min_similarity),
+                                (big & ~same, p.other_category_similarity)):
+                if pick.any():
+                    best = int(np.argmax(np.where(pick, row, -np.inf)))
+                    expected = best if row[best] >= least else None
+                    elsewhere += least == p.other_category_similarity and expected is not None
+                    break
+            assert s.neighbour == expected, c.niche_id
+    assert elsewhere > 0  # the other-category rule was exercised

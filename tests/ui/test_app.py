@@ -385,6 +385,29 @@ def test_saturation_downloads_and_map_escape(app_env):
     assert "&lt;a href=&#x27;http://x&#x27;&gt;click&lt;/a&gt;" in hover and not any("<a " in h for h in hover)
 
 
+def test_formulas_are_drawn_once_their_expander_opens(app_env):
+    from diffscan.analyses.landscape import SATURATION_FORMULA
+    from diffscan.analyses.niches import OPPORTUNITY_FORMULA
+
+    for page, key, formula in (("saturation", "saturation_formula", SATURATION_FORMULA),
+                               ("niches", "niche_formula", OPPORTUNITY_FORMULA.replace("; ", ";\n"))):
+        at = open_app(page)
+        assert formula not in texts(at.code)  # closed: the browser starts no code highlighter
+        at.session_state[key] = True  # what opening the expander sets
+        at.run()
+        assert not at.exception and formula in texts(at.code)
+
+
+def test_downloads_are_made_when_asked_for():
+    from diffscan.ui.common import Download, once
+
+    made = []
+    document = once(lambda: made.append(1) or b"{}")
+    download = Download("JSON", document, "x.json", "application/json")
+    assert made == []  # building the page's buttons makes no file
+    assert download.data == b"{}" and download.data == b"{}" and made == [1]
+
+
 # ---------------------------------------------------------------------------------------------
 # Niches page
 # ---------------------------------------------------------------------------------------------
