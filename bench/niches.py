@@ -1,39 +1,42 @@
-"""Niche finder validation on real catalogs: planted niches, demand of the top niches, and speed.
+"""Niche finder validation on real catalogs: held-out entrant lift next to plain baselines, and speed.
 
-    python -m bench.niches                     # both catalogs, 5 trials each
-    python -m bench.niches --catalog toys --trials 3
+    python -m bench.niches                      # Amazon UK toys (5 seeds) and BigBasket (ratings), timings
+    python -m bench.niches --catalog toys --seeds 0 1 2 3 4 5 6 7
 
-Planted-niche check: pick a real cluster of the full catalog's landscape at random (fixed seed) among
-clusters of a reasonable size, remove all its listings but the 3 with the most demand (reviews on
-Amazon UK toys, ratings on BigBasket), rebuild the index, and look for those 3 listings among the
-niche finder's top 10. A niche "is" the planted one when the Jaccard overlap of its listings with the
-3 kept listings is at least 0.5 (e.g. the 3 alone, the 3 plus up to 3 others, or 2 of them alone).
+Held-out entrant lift (the yardstick of issue 15). The catalog is split 50/50 at random (numpy seed) into
+A (seen) and B (entrants, unseen). The index, landscape and top-20 niches are made from A alone. Each B
+listing is placed at its nearest A listing (cosine of their title embeddings >= PLACE_SIMILARITY), and so
+in that listing's niches and category; B listings with no A listing that close are not placed. For each
+niche that received entrants,
 
-Trials are also reported for the subset where all 3 kept listings have demand at or above the catalog's
-90th percentile (a planted niche with strong demand); the population itself is not filtered by demand.
+    delta = mean log(1 + reviews) of its entrants - mean log(1 + reviews) of all entrants of its category
 
-Reachable: a plant is reachable when fewer than 10 candidate niches, disjoint from each other and from
-it, have at least its demand with no more distinct offers (`dominating_niches` below, taking the best of
-the 3 kept listings and each pair of them, the smallest sets that count as a hit). A score that depends
-only on demand and the number of offers (rising with one, falling with the other) ranks a plant below all
-of those niches, so an unreachable plant is out of such a score's top 10 whatever its weights; only the
-other components (homogenization, price room) can lift it. The count says whether a miss is the finder's
-or the plant is hardly a niche by the definition (demand present, few offers).
+and lift = exp(mean delta over those niches): how much more demand a listing entering a recommended niche
+gets than one entering its category at large. On the same split, three baselines: the 20 clusters of A
+with the highest mean demand (demand only, no competition); the same among open markets (clusters of
+OPEN_SIZE+ listings where no brand holds more than half); 20 random clusters. Coverage = share of the 20
+that received an entrant; brand-owned = share where one brand holds more than half of the listings;
+median size in listings. Lift is noisy with few entrants per niche: the summary gives the geometric mean
+over seeds and the spread.
 
-Also: for the top 20 niches of the full catalog, the median demand per listing against the catalog
-median, and the wall time of `diffscan niches` on BigBasket (target <= 20 s after the index exists).
+BigBasket has ratings, not review counts: the same protocol runs with the mean rating as demand (delta in
+stars, lift = exp of it), a weak signal (most listings are rated 3.5-4.5) kept apart from the reviews
+figures.
+
+Also: the wall time of `diffscan niches` on BigBasket after the index exists (target <= 20 s) and the warm
+latency of `differentiate` (target <= 200 ms).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -42,44 +45,14 @@ from bench.common import OUT, require_datasets, table
 from diffscan.index.build import build_index
 from diffscan.index.store import Index, load_index
 
-TOP = 10
-JACCARD = 0.5
-KEEP = 3
-MIN_CLUSTER, MAX_CLUSTER = 15, 300  # "reasonable size": big enough to thin out, not a whole category
-STRONG_PERCENTILE = 90  # a descriptive breakdown: trials whose 3 kept listings all have strong demand
+TOP = 20
+PLACE_SIMILARITY = 0.70  # an entrant is placed only at an A listing of (nearly) the same product type
+OPEN_SIZE = 5  # the open-market baseline: clusters of at least this many listings ...
+BRAND_SHARE = 0.5  # ... where no brand holds more than this share (also the brand-owned test)
 WORK = OUT / "niches"
 
-def dominating_niches(index: Index, landscape, row_sets: list[np.ndarray]) -> list[int]:
-    """For each set of rows, how many candidate niches, disjoint from each other and from it, have at least
-    its demand with no more distinct offers, and are better on one of the two (a greedy count, so a lower
-    bound).
 
-    A score that depends only on demand and the number of offers, rising with one and falling with the
-    other, ranks the rows below all of them: with 10 or more, it cannot put them among its 10 best
-    candidates. (The opportunity score also weighs homogenization and price room, which can lift rows
-    over some of them.)
-    """
-    from diffscan.analyses.niches import candidate_scores
-
-    scores = candidate_scores(index, landscape, given=list(row_sets))
-    natural, targets = scores[~scores["given"]], scores[scores["given"]]
-    counts = []
-    for target in targets.itertuples():
-        want = set(target.rows.tolist())
-        d, n = target.demand, target.distinct_offers
-        better = [set(s.rows.tolist()) for s in natural.itertuples()
-                  if (s.demand > d and s.distinct_offers <= n) or (s.demand >= d and s.distinct_offers < n)]
-        taken, count = set(want), 0
-        for members in sorted(better, key=len):  # the smallest first: the most disjoint ones
-            if not members & taken:
-                taken |= members
-                count += 1
-        counts.append(count)
-    return counts
-
-
-
-@dataclass
+@dataclass(frozen=True)
 class Catalog:
     """A real catalog: where it is, how to map it, and which demand signal it has."""
 
@@ -102,10 +75,13 @@ CATALOGS = {
 }
 
 
-def _demand(listings: pd.DataFrame, column: str) -> np.ndarray:
-    """Per-listing demand; a 0 rating means 'not rated' and counts as missing."""
-    values = listings[column].to_numpy(dtype=float)
-    return np.where(values > 0, values, np.nan) if column == "rating" else values
+def entrant_demand(listings: pd.DataFrame, column: str) -> np.ndarray:
+    """Per-listing demand on the lift's scale: log(1 + reviews) (missing = 0 reviews), or the rating (0 or
+    missing = not rated, NaN)."""
+    values = pd.to_numeric(listings[column], errors="coerce").to_numpy(dtype=float)
+    if column == "rating":
+        return np.where(values > 0, values, np.nan)
+    return np.log1p(np.nan_to_num(np.maximum(values, 0.0), nan=0.0))
 
 
 def full_index(data, key: str, spec: Catalog) -> Index:
@@ -118,61 +94,110 @@ def full_index(data, key: str, spec: Catalog) -> Index:
         return index
 
 
-def eligible_clusters(index: Index, landscape, spec: Catalog) -> list[str]:
-    """Real clusters (not a category's pseudo-cluster of singletons) of MIN_CLUSTER..MAX_CLUSTER listings
-    with at least KEEP listings that have demand."""
+def split_index(data, key: str, spec: Catalog, full: Index, seed: int) -> tuple[Index, np.ndarray]:
+    """Index of A, a seeded random half of the catalog, and the full index's rows of B (the other half)."""
+    order = np.random.default_rng(seed).permutation(len(full))
+    seen, entrants = np.sort(order[: len(full) // 2]), np.sort(order[len(full) // 2:])
+    folder = WORK / key / f"seed-{seed}"
+    try:
+        return load_index(folder / "index", verify=False), entrants
+    except Exception:
+        pass
+    raw = pd.read_csv(data / spec.file, dtype=str, keep_default_na=False)
+    keep = set(full.listings["listing_id"].to_numpy()[seen])
+    folder.mkdir(parents=True, exist_ok=True)
+    raw[raw[spec.id_column].isin(keep)].to_csv(folder / "catalog.csv", index=False)
+    index, _, _ = build_index(folder / "catalog.csv", folder / "index", mapping=spec.mapping)
+    return index, entrants
+
+
+def place(seen: Index, full: Index, entrants: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(A row of each placed entrant, full-index rows of those entrants): nearest A listing by cosine."""
+    vectors = np.asarray(full.vectors[entrants], dtype=np.float32)
+    base = np.asarray(seen.vectors, dtype=np.float32)
+    best, score = np.empty(len(entrants), dtype=np.int64), np.empty(len(entrants), dtype=np.float32)
+    for start in range(0, len(entrants), 1024):
+        s = vectors[start:start + 1024] @ base.T
+        best[start:start + 1024] = s.argmax(axis=1)
+        score[start:start + 1024] = s.max(axis=1)
+    placed = score >= PLACE_SIMILARITY
+    return best[placed], entrants[placed]
+
+
+def lift(groups: list[tuple[np.ndarray, str]], at: np.ndarray, demand: np.ndarray, category_of: np.ndarray) -> dict:
+    """Held-out lift of a list of (A rows, category) groups; `at` = A row of each placed entrant, `demand`
+    its demand, `category_of` = category of each A row."""
+    known = np.isfinite(demand)
+    at, demand = at[known], demand[known]
+    placed_category = category_of[at]
+    category_mean = pd.Series(demand).groupby(placed_category).mean()
+    deltas = []
+    for rows, category in groups:
+        inside = np.isin(at, rows)
+        if inside.any():
+            deltas.append(float(demand[inside].mean() - category_mean[category]))
+    return {"lift": math.exp(float(np.mean(deltas))) if deltas else math.nan,
+            "coverage": len(deltas) / max(1, len(groups))}
+
+
+def brand_owned(listings: pd.DataFrame, rows: np.ndarray) -> bool:
+    """One brand holds more than BRAND_SHARE of the rows' listings (listings without a brand hold none)."""
+    brands = listings["brand"].iloc[rows].fillna("").astype(str).str.strip().str.casefold()
+    brands = brands[brands != ""]
+    return bool(len(brands)) and brands.value_counts().iloc[0] > BRAND_SHARE * len(rows)
+
+
+def baselines(seen: Index, landscape, demand: np.ndarray, seed: int) -> dict[str, list[tuple[np.ndarray, str]]]:
+    """The three baselines' 20 clusters of A: by mean demand, by mean demand among open markets, at random."""
     a = landscape.assignments
-    singles = set(a.loc[a["is_singleton"].astype(bool), "cluster_id"].astype(str))
-    demand = _demand(index.listings, spec.demand)
+    groups = [(np.asarray(rows), str(a["category"].iloc[rows[0]]))
+              for cid, rows in a.groupby(a["cluster_id"].astype(str), sort=True).indices.items()
+              if not a["is_singleton"].iloc[rows[0]] and len(rows) >= 2]
+    mean = np.array([np.nanmean(demand[rows]) if np.isfinite(demand[rows]).any() else -np.inf for rows, _ in groups])
+    by_demand = [groups[i] for i in np.argsort(-mean, kind="stable")]
+    open_markets = [g for g in by_demand if len(g[0]) >= OPEN_SIZE and not brand_owned(seen.listings, g[0])]
+    pick = np.random.default_rng(seed).choice(len(groups), size=min(TOP, len(groups)), replace=False)
+    return {"demand only": by_demand[:TOP], "demand only, open markets": open_markets[:TOP],
+            "random clusters": [groups[i] for i in pick]}
+
+
+def run_seed(data, key: str, spec: Catalog, full: Index, seed: int) -> list[dict]:
+    """Lift, coverage, brand-owned share and median size of diffscan's top 20 and of the baselines, one split."""
+    from diffscan.analyses.landscape import analyze_landscape
+    from diffscan.analyses.niches import find_niches
+
+    seen, entrants = split_index(data, key, spec, full, seed)
+    landscape = analyze_landscape(seen)
+    niches = find_niches(seen, landscape, top=TOP)
+    at, placed = place(seen, full, entrants)
+    demand = entrant_demand(full.listings, spec.demand)[placed]
+    category_of = landscape.assignments["category"].astype(str).to_numpy()
+    seen_demand = entrant_demand(seen.listings, spec.demand)
+    methods = {"diffscan niches": [(np.array([seen.row_of(i) for i in n.listing_ids]), n.category) for n in niches]}
+    methods.update(baselines(seen, landscape, seen_demand, seed))
     out = []
-    for cid, rows in a.groupby("cluster_id", sort=True).indices.items():
-        if str(cid) in singles or not MIN_CLUSTER <= len(rows) <= MAX_CLUSTER:
-            continue
-        if (np.nan_to_num(demand[rows], nan=0.0) > 0).sum() >= KEEP:
-            out.append(str(cid))
+    for method, groups in methods.items():
+        figures = lift(groups, at, demand, category_of)
+        out.append({"seed": seed, "method": method, **figures, "placed": len(placed), "entrants": len(entrants),
+                    "brand_owned": float(np.mean([brand_owned(seen.listings, rows) for rows, _ in groups])) if groups else math.nan,
+                    "median_size": float(np.median([len(rows) for rows, _ in groups])) if groups else math.nan,
+                    "niches": len(groups)})
+    print(f"  {spec.name} seed {seed}: " + ", ".join(f"{r['method']} {r['lift']:.2f}" for r in out), flush=True)
     return out
 
 
-def plant(data, key: str, spec: Catalog, index: Index, landscape, cluster_id: str, trial: int) -> tuple[Index, list[str]]:
-    """Rebuild the index without the cluster's listings except its KEEP with the most demand."""
-    a = landscape.assignments
-    rows = np.where(a["cluster_id"].astype(str).to_numpy() == cluster_id)[0]
-    demand = np.nan_to_num(_demand(index.listings, spec.demand)[rows], nan=-1.0)
-    keep_rows = rows[np.argsort(-demand, kind="stable")[:KEEP]]
-    drop = set(index.listings["listing_id"].to_numpy()[rows]) - set(index.listings["listing_id"].to_numpy()[keep_rows])
-    raw = pd.read_csv(data / spec.file, dtype=str, keep_default_na=False)
-    reduced = raw[~raw[spec.id_column].isin(drop)]
-    folder = WORK / key / f"trial-{trial}"
-    folder.mkdir(parents=True, exist_ok=True)
-    reduced.to_csv(folder / "catalog.csv", index=False)
-    small, _, _ = build_index(folder / "catalog.csv", folder / "index", mapping=spec.mapping)
-    return small, [str(x) for x in index.listings["listing_id"].to_numpy()[keep_rows]]
-
-
-def planted_rank(niches, kept: list[str]) -> tuple[int | None, float]:
-    """Rank of the first niche whose listings overlap the kept ones with Jaccard >= JACCARD, and that overlap."""
-    want = set(kept)
-    best = 0.0
-    for n in niches:
-        have = set(n.listing_ids)
-        jaccard = len(want & have) / len(want | have)
-        best = max(best, jaccard)
-        if jaccard >= JACCARD:
-            return n.rank, jaccard
-    return None, best
-
-
-def hit_sets(kept_rows: list[int]) -> list[np.ndarray]:
-    """The smallest row sets that count as finding the plant (Jaccard >= 0.5): the kept rows, and each pair of them (2/3)."""
-    return [np.array(kept_rows)] + [np.array(p) for p in combinations(kept_rows, 2)]
-
-
-def top_demand(index: Index, niches, spec: Catalog) -> tuple[float, float]:
-    """(median demand per listing over the listings of the niches, catalog median)."""
-    demand = _demand(index.listings, spec.demand)
-    rows = [index.row_of(i) for n in niches for i in n.listing_ids]
-    inside = demand[rows]
-    return float(np.nanmedian(inside)), float(np.nanmedian(demand))
+def summary_rows(name: str, results: list[dict]) -> list[list]:
+    """Per method: geometric mean of the seeds' lifts, their range, mean coverage, brand-owned share, median size."""
+    rows = []
+    for method in dict.fromkeys(r["method"] for r in results):
+        mine = [r for r in results if r["method"] == method]
+        lifts = np.array([r["lift"] for r in mine if math.isfinite(r["lift"])])
+        rows.append([name, method, len(mine), f"{math.exp(np.log(lifts).mean()):.2f}" if len(lifts) else "-",
+                     f"{lifts.min():.2f}-{lifts.max():.2f}" if len(lifts) else "-",
+                     " ".join(f"{r['lift']:.2f}" for r in mine),
+                     f"{np.mean([r['coverage'] for r in mine]):.2f}", f"{np.mean([r['brand_owned'] for r in mine]):.2f}",
+                     f"{np.median([r['median_size'] for r in mine]):g}"])
+    return rows
 
 
 def differentiate_ms(index: Index, queries: int = 200, seed: int = 0) -> dict[str, tuple[float, float]]:
@@ -205,108 +230,30 @@ def cli_seconds(index_dir) -> float:
     return time.perf_counter() - start
 
 
-def run_catalog(data, key: str, trials: int, seed: int) -> dict:
-    """All checks on one catalog; returns the figures for the summary."""
-    from diffscan.analyses.landscape import analyze_landscape
-    from diffscan.analyses.niches import find_niches
-
-    spec = CATALOGS[key]
-    index = full_index(data, key, spec)
-    start = time.perf_counter()
-    landscape = analyze_landscape(index)
-    landscape_s = time.perf_counter() - start
-    start = time.perf_counter()
-    top20 = find_niches(index, landscape, top=20)
-    niches_s = time.perf_counter() - start
-    inside, overall = top_demand(index, top20, spec)
-    latency = differentiate_ms(index)
-    eligible = eligible_clusters(index, landscape, spec)
-    rng = np.random.default_rng(seed)
-    chosen = [eligible[i] for i in rng.choice(len(eligible), size=min(trials, len(eligible)), replace=False)]
-    known = _demand(index.listings, spec.demand)
-    strong_bar = float(np.nanpercentile(known, STRONG_PERCENTILE))
-    rows, hits, strong, strong_hits, kept_ids, category_hits, reachable, reachable_hits = [], 0, 0, 0, [], 0, 0, 0
-    for trial, cluster_id in enumerate(chosen, start=1):
-        label = _label(landscape, cluster_id)
-        size = int((landscape.assignments["cluster_id"].astype(str) == cluster_id).sum())
-        small, kept = plant(data, key, spec, index, landscape, cluster_id, trial)
-        kept_rows = [small.row_of(i) for i in kept]
-        small_landscape = analyze_landscape(small)
-        found = find_niches(small, small_landscape, top=100)
-        rank, jaccard = planted_rank(found, kept)
-        kept_ids.append(kept)
-        category = _category(landscape, cluster_id)
-        in_category, _ = planted_rank(find_niches(small, small_landscape, top=TOP, category=category), kept)
-        dominated = min(dominating_niches(small, small_landscape, hit_sets(kept_rows)))
-        reachable += dominated < TOP
-        hit = rank is not None and rank <= TOP
-        hits += hit
-        reachable_hits += hit and dominated < TOP
-        kept_demand = _demand(small.listings, spec.demand)[kept_rows]
-        is_strong = bool(np.nanmin(kept_demand) >= strong_bar)
-        strong += is_strong
-        strong_hits += hit and is_strong
-        rows.append([spec.name, trial, label[:40], size, ", ".join(f"{v:g}" for v in kept_demand),
-                     "yes" if is_strong else "no", rank if rank is not None else ">100", f"{jaccard:.2f}",
-                     "yes" if hit else "no", in_category if in_category is not None else f">{TOP}", dominated])
-        category_hits += in_category is not None
-        print(f"  {spec.name} trial {trial}: cluster {cluster_id!r} ({size} listings) -> rank {rank}", flush=True)
-    return {"catalog": spec.name, "demand": "reviews" if spec.demand == "review_count" else "ratings",
-            "listings": len(index), "clusters": int(landscape.clusters.shape[0]), "eligible": len(eligible),
-            "trials": len(chosen), "hits": hits, "rows": rows, "strong_bar": strong_bar, "strong": strong,
-            "strong_hits": strong_hits, "category_hits": category_hits, "reachable": reachable,
-            "reachable_hits": reachable_hits, "latency": latency, "top20_median": inside, "catalog_median": overall,
-            "landscape_s": landscape_s, "niches_s": niches_s, "chosen": chosen, "kept": kept_ids,
-            "index_dir": str(WORK / key / "full")}
-
-
-def _category(landscape, cluster_id: str) -> str:
-    """The category (at the landscape's level) the cluster belongs to."""
-    a = landscape.assignments
-    return str(a.loc[a["cluster_id"].astype(str) == cluster_id, "category"].iloc[0])
-
-
-def _label(landscape, cluster_id: str) -> str:
-    c = landscape.clusters
-    match = c[c["cluster_id"].astype(str) == cluster_id]
-    return str(match["label"].iloc[0]) if len(match) else cluster_id
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--catalog", choices=["toys", "bigbasket", "all"], default="all")
-    parser.add_argument("--trials", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-cli", action="store_true", help="Skip timing `diffscan niches` in a fresh process.")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--no-timing", action="store_true", help="Skip the `diffscan niches` and differentiate timings.")
     args = parser.parse_args(argv)
     data = require_datasets()
     keys = ["toys", "bigbasket"] if args.catalog == "all" else [args.catalog]
-    print(f"Planted clusters: chosen uniformly at random (numpy seed {args.seed}) among the full catalog's landscape "
-          f"clusters with {MIN_CLUSTER}-{MAX_CLUSTER} listings and at least {KEEP} with demand; none hand-picked. "
-          f"Hit: a top-{TOP} niche whose listings overlap the {KEEP} kept ones with Jaccard >= {JACCARD}.", flush=True)
-    results = [run_catalog(data, key, args.trials, args.seed) for key in keys]
-    table("Planted niches: each trial", ["catalog", "trial", "cluster (label)", "listings", f"demand of the {KEEP} kept",
-                                         f"all kept >= p{STRONG_PERCENTILE}", "rank found", "best Jaccard", f"in top {TOP}",
-                                         f"rank in its category's top {TOP}", "disjoint niches with more demand, no more offers"],
-          [row for r in results for row in r["rows"]])
-    summary = []
-    for r in results:
-        cli = cli_seconds(r["index_dir"]) if (not args.no_cli and r["catalog"] == "BigBasket") else None
-        r["cli_s"] = cli
-        summary.append([r["catalog"], r["demand"], r["listings"], r["clusters"], r["eligible"], f"{r['hits']}/{r['trials']}",
-                        f"{r['reachable']}/{r['trials']}", f"{r['reachable_hits']}/{r['reachable']}", f"{r['category_hits']}/{r['trials']}",
-                        f"{r['strong_hits']}/{r['strong']} (p{STRONG_PERCENTILE} = {r['strong_bar']:g})",
-                        f"{r['top20_median']:g}", f"{r['catalog_median']:g}", f"{r['landscape_s']:.1f}",
-                        f"{r['niches_s']:.1f}", "" if cli is None else f"{cli:.1f}"])
-    table("Niche finder on real catalogs", ["catalog", "demand", "listings", "clusters", "eligible clusters",
-                                            f"planted in top {TOP}", f"reachable (< {TOP} dominating niches)", "found of the reachable",
-                                            f"planted in its category's top {TOP}", f"of which all {KEEP} kept >= catalog p{STRONG_PERCENTILE}",
-                                            "top-20 niches: median demand per listing",
-                                            "catalog median", "landscape s", "find_niches s", "`diffscan niches` s"],
+    results, summary = {}, []
+    for key in keys:
+        spec = CATALOGS[key]
+        full = full_index(data, key, spec)
+        results[key] = [r for seed in args.seeds for r in run_seed(data, key, spec, full, seed)]
+        unit = "reviews" if spec.demand == "review_count" else "ratings (weak signal: delta in stars)"
+        summary += summary_rows(f"{spec.name} ({unit})", results[key])
+    table(f"Held-out entrant lift of the top {TOP} (50/50 random splits; entrants placed at cosine >= {PLACE_SIMILARITY})",
+          ["catalog", "method", "seeds", "lift (geo. mean)", "range", "per seed", "coverage", "brand-owned", "median size"],
           summary)
-    table("Differentiation of one pasted listing, warm (200 titles, query embedding included)",
-          ["catalog", "what", "p50 ms", "p95 ms"],
-          [[r["catalog"], what, f"{p50:.1f}", f"{p95:.1f}"] for r in results for what, (p50, p95) in r["latency"].items()])
+    if not args.no_timing and "bigbasket" in keys:
+        index_dir = WORK / "bigbasket" / "full"
+        latency = differentiate_ms(full_index(data, "bigbasket", CATALOGS["bigbasket"]))
+        table("Speed on BigBasket (index exists)", ["what", "p50 ms", "p95 ms", "s"],
+              [["`diffscan niches --top 20`, fresh process", "", "", f"{cli_seconds(index_dir):.1f}"]]
+              + [[what, f"{p50:.1f}", f"{p95:.1f}", ""] for what, (p50, p95) in latency.items()])
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "results.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
 

@@ -287,6 +287,8 @@ def _run_with_progress(work):
 
 
 def _niches_table(niches) -> Table:
+    from diffscan.present import export
+
     table = Table(title="Niches by opportunity")
     table.add_column("#", justify="right")
     table.add_column("niche (category)", ratio=3)
@@ -297,7 +299,7 @@ def _niches_table(niches) -> Table:
     table.add_column("USPs", ratio=2)
     for n in niches:
         c = n.components
-        band = "" if n.price_median is None else f"{n.price_low:,.2f}–{n.price_high:,.2f}"
+        band = "" if n.price_median is None else export.price_band(n.to_dict())
         table.add_row(
             str(n.rank), f"{escape(n.name)} [dim]({escape(n.category)})[/]",
             f"{n.opportunity:.1f} [dim]{c['demand']:.2f}/{c['competition']:.2f}/{c['homogenization']:.2f}/{c['price_room']:.2f}[/]",
@@ -313,16 +315,19 @@ def niches(
     category: Optional[str] = typer.Option(None, help="Only niches whose category path starts with this (e.g. 'Toys > Puzzles')."),
     min_demand: Optional[float] = typer.Option(None, help="Only niches whose demand figure (median reviews, sales or rating per listing) is at least this."),
     export_to: Optional[Path] = typer.Option(None, "--export", "-e", help="Write the shortlist to FILE.csv, FILE.json or FILE.md."),
+    weights: Optional[str] = typer.Option(None, help="Your own weights of the score's room, e.g. 'competition=0.4,homogenization=0.3,price_room=0.3' (scaled to sum 1; recorded in exports)."),
 ) -> None:
     from diffscan.analyses import kept
-    from diffscan.analyses.niches import niches_document, niches_frame
+    from diffscan.analyses.niches import OPPORTUNITY, niches_document, niches_frame, parse_weights, weighted
     from diffscan.present import export
 
     suffix = export_to.suffix.lower() if export_to is not None else None
     if suffix not in (None, ".csv", ".json", ".md"):
         raise QueryError(f"--export '{export_to}': the file name must end in .csv, .json or .md.")
+    params = weighted(OPPORTUNITY, parse_weights(weights))
     idx = _open_index(index)
-    found = _run_with_progress(lambda p: kept.niches(idx, top=top, category=category, min_demand=min_demand, progress=p))
+    found = _run_with_progress(lambda p: kept.niches(idx, top=top, category=category, min_demand=min_demand,
+                                                     params=params, progress=p))
     if not found:
         console.print("No niche matches: loosen --category or --min-demand.")
     else:
@@ -331,7 +336,7 @@ def niches(
             console.print(f"[bold]{n.rank}.[/] {escape(n.positioning)}", highlight=False)
     if export_to is None:
         return
-    document = niches_document(found, idx, top=top, category=category, min_demand=min_demand)
+    document = niches_document(found, idx, params=params, top=top, category=category, min_demand=min_demand)
     if suffix == ".csv":
         export.to_csv(niches_frame(found), export_to)
     elif suffix == ".json":

@@ -140,3 +140,16 @@ def test_build_takes_load_limits(tmp_path):
     res = _cli("build", str(catalog), "--out", str(tmp_path / "idx"), "--limit", "max_rows=lots")
     assert res.returncode == 2 and "is not a number" in res.stderr
     assert run("build", str(catalog), "--out", str(tmp_path / "idx"), "--limit", "max_rows=8").exit_code == 0
+
+
+def test_niches_take_the_users_weights_and_record_them(demo_index, tmp_path):
+    out = tmp_path / "n.json"
+    res = run("niches", "--index", str(demo_index.path), "--top", "5", "--weights", "competition=1,homogenization=1,price_room=2",
+              "--export", str(out))
+    assert res.exit_code == 0, res.output
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert document["weights"] == {"competition": 0.25, "homogenization": 0.25, "price_room": 0.5}
+    assert document["formula"].startswith("opportunity = 100 x demand x (0.25 x (1 - competition) + 0.25 x")
+    assert all(n["size"] >= 5 and n["brand_leader_share"] <= 0.5 for n in document["niches"])
+    bad = _cli("niches", "--index", str(demo_index.path), "--weights", "demand=2")
+    assert bad.returncode == 2 and "Unknown weight 'demand'" in bad.stderr and "Traceback" not in bad.stderr

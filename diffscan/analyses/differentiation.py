@@ -103,6 +103,7 @@ class Suggestion:
     detail: str  # one sentence a seller can act on
     share: float  # share of the close competitors that state it
     examples: list[str] = field(default_factory=list)  # listing ids that state it
+    demand_lift: float | None = None  # how much more demand the competitors stating it carry (`demand_lift`)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -180,8 +181,50 @@ def _leader_suggestions(own: Stated, comp_stated: list[Stated], demand: np.ndarr
 
 
 def _said_otherwise(key: str, own: Stated) -> bool:
-    """A phrase naming an attribute the listing already states in other words ('stainless steel' vs '不锈钢')."""
-    return key.startswith("phrase:") and any(k in own.attributes for k in attribute_keys(key[len("phrase:"):]))
+    """A phrase naming an attribute the listing already states in other words ('stainless steel' vs '不锈钢'),
+    or what the listing cannot say: another size, count, material or colour than its own (`contradicts`)."""
+    if key.startswith("phrase:"):
+        named = attribute_keys(key[len("phrase:"):])
+        return any(k in own.attributes for k in named) or any(contradicts(k, own.attributes) for k in named)
+    return contradicts(key, own.attributes)
+
+
+# What a listing is, not what it could add: one size, one piece count, its materials, its colour.
+EXCLUSIVE_KINDS = ("size", "quantity", "material", "colour")
+
+
+def contradicts(key: str, attributes: dict[str, str]) -> bool:
+    """Whether an attribute key disagrees with the listing's own attributes: another value of a kind the
+    listing states and cannot change by rewording ('24 pieces' to a 2000-piece puzzle, 'stainless steel'
+    to a glass bottle)."""
+    kind, _, value = key.partition(":")
+    return kind in EXCLUSIVE_KINDS and any(k.partition(":")[0] == kind and k != key for k in attributes)
+
+
+def demand_lift(key: str, comp_stated: list[Stated], demand: np.ndarray, source: str | None) -> float | None:
+    """How much more demand the competitors that state `key` carry than those that don't: the ratio of their
+    geometric means of (1 + reviews), or of mean ratings; None without a signal or without both groups."""
+    if source is None or not len(comp_stated):
+        return None
+    says = np.array([key in s.keys() for s in comp_stated])  # noqa: SIM118 (Stated.keys)
+    if says.all() or not says.any():
+        return None
+    values = np.log1p(np.maximum(demand, 0.0)) if source == "reviews" else np.asarray(demand, dtype=float)
+    if source == "reviews":
+        return round(float(np.exp(values[says].mean() - values[~says].mean())), 2)
+    inside, outside = values[says].mean(), values[~says].mean()
+    return round(float(inside / outside), 2) if outside > 0 else None
+
+
+def _with_lift(found: list[Suggestion], comp_stated: list[Stated], demand: np.ndarray, source: str | None) -> list[Suggestion]:
+    """Suggestions with their demand lift, the ones whose stating competitors sell most first (ties keep their
+    order); the figure is said in the detail."""
+    unit = "reviews" if source == "reviews" else "rating"
+    for s_ in found:
+        s_.demand_lift = demand_lift(s_.key, comp_stated, demand, source)
+        if s_.demand_lift is not None:
+            s_.detail += f" Competitors that state it have {s_.demand_lift:.2f}x the {unit} of those that don't."
+    return sorted(found, key=lambda s_: -(s_.demand_lift if s_.demand_lift is not None else 0.0))
 
 
 def _wordings(stated_list: list[Stated], keys: set[str]) -> dict[str, str]:
@@ -223,7 +266,8 @@ def _white_space(own: Stated, counts: Counter, wider_attrs: list[dict[str, str]]
     found: dict[str, list[int]] = {}
     for i, attrs in enumerate(wider_attrs):
         for key, wording in attrs.items():
-            if key not in mine and counts.get(key, 0) == 0 and " ".join(words(wording, segmenter)) not in own.phrases:
+            if (key not in mine and counts.get(key, 0) == 0 and " ".join(words(wording, segmenter)) not in own.phrases
+                    and not contradicts(key, own.attributes)):
                 found.setdefault(key, []).append(i)
     ranked = sorted(found.items(), key=lambda kv: (_KIND_ORDER.get(kv[0].split(":")[0], 9), -len(kv[1]), kv[0]))
     out = []
@@ -314,8 +358,9 @@ def differentiate(
     wider_rows = [index.row_of(c.listing_id) for c in wider]
     wider_attrs = [listing_attributes(index, r) for r in wider_rows]
     suggestions = _dedupe(
-        _leader_suggestions(own, comp_stated, demand, source, [c.listing_id for c in close], counts, params)
-        + _missing_table_stakes(own, counts, comp_stated, params)
+        _with_lift(_leader_suggestions(own, comp_stated, demand, source, [c.listing_id for c in close], counts, params),
+                   comp_stated, demand, source)
+        + _with_lift(_missing_table_stakes(own, counts, comp_stated, params), comp_stated, demand, source)
         + _white_space(own, counts, wider_attrs, [c.listing_id for c in wider], params, segmenter)
     )
     return Differentiation(

@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 
+import numpy as np
+
 from diffscan.core.attributes import CJK_CHARS, attribute_keys, attributes_of, describe
 from diffscan.core.text import Segmenter, maximal, normalize, phrases, words
 from diffscan.index.store import Index
@@ -37,6 +39,33 @@ class UspParams:
 
 
 USP = UspParams()
+
+
+@dataclass(frozen=True)
+class BrandWordParams:
+    """Which words of a catalog belong to a brand (docs/niches.md, Brand words): never a niche's name or a USP,
+    since a new seller cannot use them.
+
+    Parameters
+    ----------
+    name_share: a brand's one-word name is a brand word when at least this share of the listings whose titles
+        say it are that brand's ('lego', 'hornby'); a word of longer names when this share are of those
+        brands, at `category_ratio` times their usual share (not 'toy' of Le Toy Van, which every brand says,
+        nor 'puppet' of The Puppet Company, the usual seller of puppets).
+    line_share: any other word is a product-line or licence word when at least this share of the listings
+        that say it are one brand's ...
+    line_min_listings: ... and at least this many listings say it (a few listings say nothing about a brand) ...
+    category_ratio: ... and that share is at least this many times the brand's usual share of those listings'
+        categories: a grocer's own label that sells most of the vegetables does not own 'broccoli'.
+    """
+
+    name_share: float = 0.5
+    line_share: float = 0.9
+    line_min_listings: int = 5
+    category_ratio: float = 3.0
+
+
+BRAND_WORDS = BrandWordParams()
 _CJK_BIGRAM = re.compile(f"[{CJK_CHARS}]{{2}}")
 _CJK_END = re.compile(f"[{CJK_CHARS}]$")
 _CJK_START = re.compile(f"^[{CJK_CHARS}]")
@@ -76,15 +105,17 @@ class Stated:
         return out
 
 
-def stated(text: str, brand: str = "", title: str | None = None, *, segmenter: Segmenter | None = None) -> Stated:
+def stated(text: str, brand: str = "", title: str | None = None, *, segmenter: Segmenter | None = None,
+           brand_words: frozenset[str] = frozenset()) -> Stated:
     """Phrases and attributes of a listing text (`title` is the part shoppers read first).
 
     Chinese is cut into words by `segmenter` (the index's `catalog_segmenter`, which knows its brands;
-    default: jieba's dictionary alone), so phrases are whole words, never characters astride two.
+    default: jieba's dictionary alone), so phrases are whole words, never characters astride two. A phrase
+    with one of the catalog's `brand_words` (`catalog_brand_words`) is counted but never shown.
     """
     found = phrases(text, segmenter=segmenter)
     brand_tokens = set(words(brand, segmenter)) if brand else set()
-    shown = {p for p in found if not _is_noise(p, brand_tokens)}
+    shown = {p for p in found if not _is_noise(p, brand_tokens) and not (brand_words and any(w in brand_words for w in p.split()))}
     title_phrases = phrases(title, segmenter=segmenter) & shown if title else set()
     return Stated(found, shown, attributes_of([text])[0], title_phrases)
 
@@ -214,13 +245,73 @@ def catalog_segmenter(index: Index) -> Segmenter:
     return memo["segmenter"]
 
 
+def catalog_brand_words(index: Index, params: BrandWordParams = BRAND_WORDS) -> frozenset[str]:
+    """The catalog's brand, product-line and licence words (see `BrandWordParams`), found once per index."""
+    key = ("brand_words", params)
+    if key not in index.memo:
+        df = index.listings
+        segmenter = catalog_segmenter(index)
+        brands = df["brand"].fillna("").astype(str).map(lambda b: " ".join(words(b, segmenter))).to_numpy()
+        categories = df["category_path"].map(lambda p: " > ".join(p) if isinstance(p, (list, tuple, np.ndarray)) else str(p))
+        index.memo[key] = brand_words(df["title"].fillna("").astype(str).tolist(), brands.tolist(),
+                                      categories.tolist(), segmenter=segmenter, params=params)
+    return index.memo[key]
+
+
+def brand_words(titles: list[str], brands: list[str], categories: list[str], *, segmenter: Segmenter | None = None,
+                params: BrandWordParams = BRAND_WORDS) -> frozenset[str]:
+    """Words of `titles` that belong to one brand (`brands`, as words joined by spaces, and `categories`
+    align with them): words of brand names said mostly by listings of those brands, and words said mostly
+    by one brand where that brand is not the usual seller (product lines, licences). Brandless listings
+    hold no share."""
+    said: dict[str, list[int]] = {}
+    for row, title in enumerate(titles):
+        for w in set(words(title, segmenter)):
+            if len(w) > 1 and not any(ch.isdigit() for ch in w):  # sizes and codes are attributes
+                said.setdefault(w, []).append(row)
+    brand_of = np.asarray(brands, dtype=object)
+    category_of = np.asarray(categories, dtype=object)
+    with_word: dict[str, set[str]] = {}  # brand-name word -> the brands whose names have it
+    for b in set(brands):
+        for w in b.split():
+            with_word.setdefault(w, set()).add(b)
+    category_brands: dict[str, Counter] = {}
+
+    def usual(brands_: set[str], rows: list[int]) -> float:
+        """The share of the listings of `rows`' categories that `brands_` hold (weighted as `rows` are)."""
+        held = 0.0
+        for c, n in Counter(category_of[rows]).items():
+            counts = category_brands.setdefault(c, Counter(brand_of[category_of == c]))
+            held += n * sum(counts[b] for b in brands_) / max(1, sum(counts.values()))
+        return held / len(rows)
+
+    out = set()
+    for w, rows in said.items():
+        named = brand_of[rows]
+        if w in with_word:
+            share = np.isin(named, list(with_word[w])).mean()
+            # The brand's own name ('lego', 'uno'); a word of longer names only when those brands are not
+            # the usual sellers there ('van' of Le Toy Van, but not 'puppet' of The Puppet Company).
+            if share >= params.name_share and (w in with_word[w] or share >= params.category_ratio * usual(with_word[w], rows)):
+                out.add(w)
+                continue
+        if len(rows) < params.line_min_listings or not any(named):
+            continue
+        top, count = Counter(b for b in named if b).most_common(1)[0]
+        if top and count >= params.line_share * len(rows) and count / len(rows) >= params.category_ratio * usual({top}, rows):
+            out.add(w)
+    return frozenset(out)
+
+
 def listing_stated(index: Index, row: int) -> Stated:
-    """What a listing of the index states, computed once per index and row."""
+    """What a listing of the index states, computed once per index and row (the catalog's brand words
+    never shown, `catalog_brand_words`)."""
     texts = listing_texts(index)
     memo = index.memo.setdefault("stated", {})
     if row not in memo:
         m = index.memo
-        memo[row] = stated(texts[row], m["brands"][row], m["titles"][row], segmenter=catalog_segmenter(index))
+        memo[row] = stated(texts[row], m["brands"][row], m["titles"][row], segmenter=catalog_segmenter(index),
+                           brand_words=catalog_brand_words(index))
     return memo[row]
 
 

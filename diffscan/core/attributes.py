@@ -478,12 +478,17 @@ def extract_attributes(text: str) -> list[Attribute]:
     return list(_extract(text or ""))
 
 
+# "male to female adapter", "male/female plug": the ends of a connector, not who the product is for.
+_CONNECTOR_RE = re.compile(r"(?<![a-z])(?:fe)?male ?(?:to|/)? ?(?:fe)?male(?![a-z])")
+
+
 @lru_cache(maxsize=65536)
 def _extract(text: str) -> tuple[Attribute, ...]:
     """extract_attributes, remembered: catalogs repeat texts, and several analyses read the same ones."""
     clean = _clean(text)
     found: dict[str, Attribute] = {}
-    for attr in _sizes(clean) + _quantities(clean) + _cjk_quantities(clean) + _ages(clean) + _vocabulary(clean):
+    words_only = _CONNECTOR_RE.sub(" ", clean)
+    for attr in _sizes(clean) + _quantities(clean) + _cjk_quantities(clean) + _ages(clean) + _vocabulary(words_only):
         found.setdefault(attr.key, attr)
     _drop_implied(found)
     order = {k: i for i, k in enumerate(KINDS)}

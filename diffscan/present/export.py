@@ -127,11 +127,18 @@ def _money(value) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.2f}"
 
 
-def _price_band(n: dict) -> str:
+def price_band(n: dict) -> str:
+    """A niche's price band in words: lowest–highest of its real prices, with the median and the quartiles
+    when there are enough prices for them."""
     low, mid, high = n.get("price_low"), n.get("price_median"), n.get("price_high")
+    lowest, highest = n.get("price_min", low), n.get("price_max", high)
     if mid is None:
         return "no prices"
-    return f"{_money(low)}–{_money(high)} (median {_money(mid)})"
+    text = _money(lowest) if lowest == highest else f"{_money(lowest)}–{_money(highest)}"
+    if low is not None and high is not None:
+        return f"{text} (middle half {_money(low)}–{_money(high)}, median {_money(mid)})"
+    count = n.get("price_count") or 0
+    return f"{text} ({count} price{'' if count == 1 else 's'})" if count else text
 
 
 def niches_report(document: dict, target: str | Path | None = None, *, detailed: int = 10) -> str:
@@ -149,7 +156,7 @@ def niches_report(document: dict, target: str | Path | None = None, *, detailed:
     table = pd.DataFrame(
         [{"#": n["rank"], "niche": n["name"], "category": n["category"], "opportunity": f"{n['opportunity']:.1f}",
           "demand": n["demand_label"], "listings / offers": f"{n['size']} / {n['distinct_offers']}",
-          "price band": _price_band(n), "USPs": [u["text"] for u in n["usps"][:4]]} for n in niches],
+          "price band": price_band(n), "USPs": [u["text"] for u in n["usps"][:4]]} for n in niches],
         columns=["#", "niche", "category", "opportunity", "demand", "listings / offers", "price band", "USPs"],
     )
     lines.append(to_markdown(table))
@@ -166,7 +173,7 @@ def _niche_section(n: dict) -> list[str]:
     c = n["components"]
     out = [f"## {n['rank']}. {md_text(n['name'])} — opportunity {n['opportunity']:.1f}", ""]
     out.append(f"{md_text(n['category'])} · {n['size']} listings, {n['distinct_offers']} distinct offers · "
-               f"{md_text(n['demand_label'])} (demand from {md_text(n['demand_source'])}) · price {_price_band(n)}  ")
+               f"{md_text(n['demand_label'])} (demand from {md_text(n['demand_source'])}) · price {price_band(n)}  ")
     out.append(f"Components: demand {c['demand']:.2f} · competition {c['competition']:.2f} · "
                f"homogenization {c['homogenization']:.2f} · price room {c['price_room']:.2f}")
     neighbour = n.get("neighbour")

@@ -22,14 +22,16 @@ TABLE_COLUMNS = ["rank", "name", "category", "opportunity", "demand_label", "siz
 # ---------------------------------------------------------------------------------------------
 
 
-def niche_downloads(niches: list, index, query: dict) -> list[Download]:
-    """The shortlist as CSV (spreadsheet-safe), JSON (schema diffscan.niches/1) and a Markdown report.
+def niche_downloads(niches: list, index, query: dict, weights: tuple[tuple[str, float], ...] = ()) -> list[Download]:
+    """The shortlist as CSV (spreadsheet-safe), JSON (schema diffscan.niches/1) and a Markdown report, with
+    the weights the score was computed with.
 
     The same files as `diffscan niches --export FILE.csv|.json|.md`.
     """
-    from diffscan.analyses.niches import niches_document, niches_frame
+    from diffscan.analyses.niches import OPPORTUNITY, niches_document, niches_frame, weighted
 
-    document = once(lambda: niches_document(niches, index, **query))
+    params = weighted(OPPORTUNITY, dict(weights))
+    document = once(lambda: niches_document(niches, index, params=params, **query))
     return [
         Download("CSV", lambda: export.to_csv(niches_frame(niches)).encode("utf-8"), "niches.csv", "text/csv"),
         Download("JSON", lambda: export.to_json(document()).encode("utf-8"), "niches.json", "application/json"),
@@ -75,23 +77,23 @@ def render() -> None:
         "Niches",
         "Where is there room to stand out? Narrow niches with demand and few look-alike offers, "
         "with the selling points that would set a new listing apart.")
-    top, category, min_demand = _controls(path, key)
+    top, category, min_demand, weights = _controls(path, key)
     niches = guarded(state.with_progress, f"Finding niches among {len(index):,} listings…",
-                     state.niches_of, path, key, top, category, min_demand)
+                     state.niches_of, path, key, top, category, min_demand, weights)
     if niches is None:
         return
     if not niches:
         st.info("No niche matches: loosen the category or the minimum demand.", icon=":material/info:")
         return
     _shortlist(niches)
-    download_buttons(niche_downloads(niches, index, {"top": top, "category": category, "min_demand": min_demand}),
-                     key="niches")
+    download_buttons(niche_downloads(niches, index, {"top": top, "category": category, "min_demand": min_demand},
+                                     weights), key="niches")
     _detail(index, niches)
 
 
-def _controls(path: str, key: str) -> tuple[int, str | None, float | None]:
-    """How many niches, in which category, with at least how much demand."""
-    from diffscan.analyses.niches import OPPORTUNITY_FORMULA
+def _controls(path: str, key: str) -> tuple[int, str | None, float | None, tuple[tuple[str, float], ...]]:
+    """How many niches, in which category, with at least how much demand, and the user's weights."""
+    from diffscan.analyses.niches import OPPORTUNITY, OPPORTUNITY_FORMULA, ROOM_WEIGHTS, weighted
 
     c1, c2, c3 = st.columns([1, 3, 1])
     top = c1.number_input("How many", min_value=1, max_value=200, value=20, step=5, key="niche_top")
@@ -99,8 +101,20 @@ def _controls(path: str, key: str) -> tuple[int, str | None, float | None]:
                             help="Only niches whose category path starts with this.")
     min_demand = c3.number_input("Minimum demand", min_value=0.0, value=None, step=1.0, key="niche_min_demand",
                                  help="In the unit of the demand source: median reviews, sales or rating per listing.")
-    formula(OPPORTUNITY_FORMULA.replace("; ", ";\n"), "How the opportunity score is computed", key="niche_formula")
-    return int(top), None if category == ANY else category, min_demand
+    with st.expander("Weigh the score yourself", icon=":material/tune:"):
+        st.caption("How much each part of a niche's room counts: few distinct offers (competition), varied offers "
+                   "(homogenization), room to price below the crowd (price room). Scaled to add up to 1.")
+        cols = st.columns(len(ROOM_WEIGHTS))
+        chosen = {name: col.slider(name.replace("_", " "), 0.0, 1.0, float(getattr(OPPORTUNITY, name)), 0.05,
+                                   key=f"niche_weight_{name}") for name, col in zip(ROOM_WEIGHTS, cols)}
+    if sum(chosen.values()) <= 0:
+        st.warning("At least one weight must be above 0: the default weights are used.", icon=":material/warning:")
+        chosen = {}
+    params = weighted(OPPORTUNITY, chosen)
+    shown = OPPORTUNITY_FORMULA if params == OPPORTUNITY else params.formula()
+    formula(shown.replace("; ", ";\n"), "How the opportunity score is computed", key="niche_formula")
+    weights = tuple((k, getattr(params, k)) for k in ROOM_WEIGHTS) if params != OPPORTUNITY else ()
+    return int(top), None if category == ANY else category, min_demand, weights
 
 
 def _shortlist(niches: list) -> None:
@@ -148,8 +162,7 @@ def _detail(index, niches: list) -> None:
     m1.metric("Opportunity", f"{n.opportunity:.1f}")
     m2.metric("Listings / distinct offers", f"{n.size:,} / {n.distinct_offers:,}")
     m3.metric("Demand", f"{n.components.get('demand', 0):.0%}", help=n.demand_label)
-    band = "no prices" if n.price_median is None else f"{n.price_low:,.2f} – {n.price_high:,.2f}"
-    m4.metric("Price band (25th–75th)", band)
+    m4.metric("Price band", export.price_band(n.to_dict()))
     st.caption(f"Demand: {plain(n.demand_label)} (from {plain(n.demand_source)}). Components: "
                + " · ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in n.components.items()))
     st.info(plain(n.positioning), icon=":material/campaign:")

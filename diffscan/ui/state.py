@@ -376,13 +376,15 @@ def landscape_map_of(path: str, key: str, level: int | None, color_by: str,
 
 @st.cache_data(max_entries=16, show_spinner="Finding niches…")
 def niches_of(path: str, key: str, top: int, category: str | None, min_demand: float | None,
-              _progress: StageProgress | None = None) -> list:
-    """`find_niches` over the landscape at the default level (both kept in the index folder)."""
+              weights: tuple[tuple[str, float], ...] = (), _progress: StageProgress | None = None) -> list:
+    """`find_niches` over the landscape at the default level (both kept in the index folder), with the
+    user's room `weights` (`niches.weighted`; none: the defaults)."""
     from diffscan.analyses import kept
+    from diffscan.analyses.niches import OPPORTUNITY, weighted
 
     landscape = landscape_of(path, key, None, _progress=_progress)  # a cache hit when the map page ran
     return kept.niches(_cached_index(path, key), landscape, top=top, category=category, min_demand=min_demand,
-                       progress=_progress)
+                       params=weighted(OPPORTUNITY, dict(weights)), progress=_progress)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -304,3 +305,39 @@ def test_cli_differentiate_json_and_table(bottles):
     assert "Differentiation score" in result.output and "USPs" in result.output
     result = runner.invoke(app, ["differentiate", "--index", str(bottles.path)])
     assert result.exit_code != 0 and isinstance(result.exception, QueryError)
+
+
+# --- suggestions a seller would accept (issue 15) ---------------------------------------------------------
+
+
+def test_suggestions_never_contradict_what_the_listing_is(bottles):
+    """The quoted cases: a glass bottle is not told shoppers expect 'stainless steel', a 2000-piece puzzle is
+    not told to add '24 pieces', a 750ml bottle not '500ml'."""
+    from diffscan.analyses.differentiation import contradicts
+
+    glass = differentiate(bottles, "Glass Water Bottle 750ml with Bamboo Lid, leak proof", k=10)
+    assert glass.suggestions and not any(s.kind in ("material", "size") for s in glass.suggestions)
+    assert all("stainless" not in s.text and "500ml" not in s.text for s in glass.suggestions)
+    assert contradicts("quantity:24 pieces", {"quantity:2000 pieces": "2000 piece"})
+    assert contradicts("material:stainless steel", {"material:glass": "glass"})
+    assert not contradicts("material:bamboo", {"size:750ml": "750ml"})  # says no material: it may add one
+    assert not contradicts("feature:leak proof", {"material:glass": "glass"})
+
+
+def test_connector_ends_are_not_an_audience():
+    """'Male to female adapter' (a train track part) is not for men and women."""
+    keys = attribute_keys("Wooden Train Track Male to Female Adapter, 4 pcs")
+    assert "audience:men" not in keys and "audience:women" not in keys and "material:wood" in keys
+    assert {"audience:men", "audience:women"} <= attribute_keys("Gift set for male and female runners")
+
+
+def test_suggestions_show_how_much_more_demand_their_competitors_carry(bottles):
+    from diffscan.analyses.differentiation import demand_lift
+
+    d = differentiate(bottles, listing_id="B01", k=10)
+    leak = next(s for s in d.suggestions if s.text == "leak proof")
+    assert leak.demand_lift is not None and leak.demand_lift > 5  # B02-B04 have thousands of reviews
+    assert f"{leak.demand_lift:.2f}x the reviews" in leak.detail
+    lifts = [s.demand_lift for s in d.suggestions if s.reason == "leaders" and s.demand_lift is not None]
+    assert lifts == sorted(lifts, reverse=True)
+    assert demand_lift("phrase:x", [], np.zeros(0), "reviews") is None

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.niches import dominating_niches
+from bench.niches import lift
 from diffscan.analyses.clusters import CLUSTERING, ClusterParams
 from diffscan.analyses.niches import (
     CANDIDATES,
@@ -32,6 +32,11 @@ from diffscan.core.attributes import attribute_keys
 from diffscan.core.text import listing_text, phrases
 from diffscan.index.build import build_index
 from diffscan.present import export
+
+# The mechanics tests below use hand-made markets of a few listings each, of one brand or two: niches of 2+
+# listings of any brand, not the default market rule (5+ listings, no brand over half), which has tests of its own.
+SMALL = dict(min_size=2, max_brand_share=1.0)
+SMALL_CANDIDATES = CandidateParams(**SMALL)
 
 HYPERLINK = '=HYPERLINK("http://evil.example","click")'
 
@@ -96,7 +101,7 @@ def market(tmp_path_factory):
 @pytest.fixture(scope="session")
 def found(market):
     index, landscape = market
-    return find_niches(index, landscape, top=20)
+    return find_niches(index, landscape, top=20, candidates=SMALL_CANDIDATES)
 
 
 def _texts(index) -> dict[str, str]:
@@ -152,14 +157,16 @@ def test_price_room_of_a_few_prices_is_pulled_toward_neutral(market, found):
     assert bamboo.components["price_room"] == pytest.approx((len(own) * share + 2 * 0.5) / (len(own) + 2), abs=1e-3)
 
 
-def test_dominating_niches_counts_disjoint_niches_with_more_demand_and_no_more_offers(market, found):
-    index, landscape = market
-    rows = {r["id"]: r for r in _rows()}
-    bamboo = [index.row_of(i) for i in niches_by_id(found)["cluster:bamboo"].listing_ids]
-    puzzles = [index.row_of(i) for i, r in rows.items() if r["cluster"] == "puzzles"][:4]  # 4 offers, ~40 reviews each
-    best, weak = dominating_niches(index, landscape, [np.array(bamboo), np.array(puzzles)])
-    assert best == 0  # nothing sells more with as few offers
-    assert weak >= 2  # at least the bamboo and the children's bamboo toothbrush niches, disjoint from each other
+def test_entrant_lift_compares_a_niches_entrants_with_their_categorys():
+    # A rows 0-3 in category x (niche = rows 0-1), 4-5 in y (niche = row 4); entrants placed at A rows.
+    category_of = np.array(["x", "x", "x", "x", "y", "y"])
+    at = np.array([0, 1, 2, 3, 4, 5, 5])
+    demand = np.log1p(np.array([99.0, 99.0, 0.0, 0.0, 9.0, 0.0, np.nan]))  # the unknown entrant is left out
+    figures = lift([(np.array([0, 1]), "x"), (np.array([4]), "y"), (np.array([3]), "x")], at, demand, category_of)
+    deltas = [np.log1p(99.0) - np.log1p(99.0) / 2, np.log1p(9.0) - np.log1p(9.0) / 2, 0.0 - np.log1p(99.0) / 2]
+    assert figures["lift"] == pytest.approx(np.exp(np.mean(deltas)))
+    assert figures["coverage"] == 1.0
+    assert lift([(np.array([9]), "x")], at, demand, category_of) == {"lift": pytest.approx(float("nan"), nan_ok=True), "coverage": 0.0}
 
 
 def test_unrated_listings_lower_a_rating_niche_as_zero_reviews_lower_a_review_niche():
@@ -185,7 +192,7 @@ def test_one_product_in_several_variant_listings_is_not_a_niche(tmp_path):
     ]
     pd.DataFrame(rows).drop(columns=["cluster", "group"]).to_csv(tmp_path / "catalog.csv", index=False)
     index, _, _ = build_index(tmp_path / "catalog.csv", tmp_path / "index")
-    found = niches_by_id(find_niches(index, hand_landscape(index, rows), top=20))
+    found = niches_by_id(find_niches(index, hand_landscape(index, rows), top=20, candidates=SMALL_CANDIDATES))
     assert "cluster:kites" in found and found["cluster:kites"].distinct_offers == 2
     assert not any({"V0", "V1", "V2"} & set(n.listing_ids) for n in found.values())
     assert all(n.distinct_offers >= 2 for n in found.values())
@@ -237,22 +244,22 @@ def _describe(key):
 
 def test_category_and_min_demand_filters(market):
     index, landscape = market
-    toys = find_niches(index, landscape, category="Toys")
+    toys = find_niches(index, landscape, category="Toys", candidates=SMALL_CANDIDATES)
     assert toys and all(n.category.startswith("Toys") for n in toys)
-    rich = find_niches(index, landscape, min_demand=1000)
+    rich = find_niches(index, landscape, min_demand=1000, candidates=SMALL_CANDIDATES)
     assert rich and all(n.demand >= 1000 for n in rich)
-    assert find_niches(index, landscape, min_demand=1e9) == []
-    assert len(find_niches(index, landscape, top=2)) == 2
+    assert find_niches(index, landscape, min_demand=1e9, candidates=SMALL_CANDIDATES) == []
+    assert len(find_niches(index, landscape, top=2, candidates=SMALL_CANDIDATES)) == 2
 
 
 def test_demand_falls_back_to_ratings_then_market_size(market):
     index, landscape = market
     listings = index.listings.copy()
     no_reviews = dataclasses.replace(index, listings=listings.assign(review_count=float("nan"), rating=4.0))
-    rated = find_niches(no_reviews, landscape, top=3)
+    rated = find_niches(no_reviews, landscape, top=3, candidates=SMALL_CANDIDATES)
     assert {n.demand_source for n in rated} == {"rating"}
     nothing = dataclasses.replace(index, listings=listings.assign(review_count=float("nan"), rating=float("nan")))
-    sized = find_niches(nothing, landscape, top=3)
+    sized = find_niches(nothing, landscape, top=3, candidates=SMALL_CANDIDATES)
     assert {n.demand_source for n in sized} == {"market size"}
     assert "market size" in sized[0].demand_label
 
@@ -328,7 +335,7 @@ def test_top_must_be_positive(market):
 
     index, landscape = market
     with pytest.raises(QueryError, match=r"\(top\) must be at least 1") as caught:
-        find_niches(index, landscape, top=0)
+        find_niches(index, landscape, top=0, candidates=SMALL_CANDIDATES)
     assert caught.value.parameter == "top" and "--" not in str(caught.value)
 
 
@@ -349,7 +356,25 @@ SPARSE_LEAVES = {"Toddler Cups", "Left-Handed Supplies", "Dog Ramps", "Camp Cook
 
 @pytest.fixture(scope="session")
 def demo_niches(demo_index):
-    return find_niches(demo_index, top=20)
+    return find_niches(demo_index, top=20, candidates=SMALL_CANDIDATES)  # its designed niches are of 2-4 listings
+
+
+def test_default_niches_are_markets_a_new_seller_can_enter(demo_index):
+    """By default a niche has 5+ listings, no brand holds more than half of them, and no brand word names it."""
+    from diffscan.analyses.niches import brand_codes, brand_share
+    from diffscan.analyses.usps import catalog_brand_words
+    from diffscan.core.text import words
+
+    niches = find_niches(demo_index, top=20)
+    brand_words = catalog_brand_words(demo_index)
+    assert len(niches) == 20
+    codes = brand_codes(demo_index.listings["brand"])
+    for n in niches:
+        rows = np.array([demo_index.row_of(i) for i in n.listing_ids])
+        assert n.size >= 5 and brand_share(codes[rows]) <= 0.5 and n.brand_leader_share <= 0.5
+        said = words(" ".join([n.name, *(u.text for u in n.usps)]))
+        assert not set(said) & brand_words, (n.name, [u.text for u in n.usps])
+        assert n.price_count == sum(np.isfinite(demo_index.listings["price"].to_numpy(dtype=float)[rows]))
 
 
 def test_demo_corpus_niches_are_its_sparse_leaves_and_odd_ones_out(demo_niches):
@@ -441,10 +466,11 @@ def test_positioning_of_a_niche_without_a_category_starts_with_its_name():
 # The formula as it was typed before it was generated from OpportunityParams: the text must not drift.
 TYPED_FORMULA = (
     "opportunity = 100 x demand x (0.60 x (1 - competition) + 0.20 x (1 - homogenization) + 0.20 x price_room); "
-    "demand = mean log(1 + reviews or sales) of the niche's listings, pulled toward the catalog median with the "
-    "weight of two listings, divided by log(1 + the catalog's 99th percentile), capped at 1 (ratings: that mean "
-    "rating's percentile among all ratings times the niche's share of rated listings, pulled toward the catalog's "
-    "share the same way; no signal: the percentile of its category's size); "
+    "demand = r / (1 + r), r = exp(mean log(1 + reviews or sales) of the niche's listings, pulled toward the mean of "
+    "its surroundings with the weight of two listings, minus that mean; surroundings = the other listings of its "
+    "category, or the catalog when fewer than a niche's minimum size) (ratings: the mean rating, pulled toward the "
+    "catalog median with the same weight: its percentile among all ratings times the niche's share of rated listings, "
+    "pulled toward the catalog's share the same way; no signal: the percentile of its category's size); "
     "competition = log(1 + distinct offers) / log(1 + the 90th-percentile distinct offers of a cluster), capped at 1; "
     "homogenization = 1 - distinct offers / listings; "
     "price_room = share of the crowded neighbour cluster's listings priced below the niche's median price "
@@ -457,9 +483,9 @@ def test_default_parameters_are_the_documented_numbers():
     assert OPPORTUNITY_FORMULA == TYPED_FORMULA
     assert OPPORTUNITY == OpportunityParams(competition=0.60, homogenization=0.20, price_room=0.20, prior_listings=2,
                                             demand_percentile=99, competition_percentile=90, competition_floor=10.0,
-                                            signal_min_share=0.05)
+                                            signal_min_share=0.05, demand_reference="category")
     assert CANDIDATES == CandidateParams(
-        min_size=2, min_offers=2, attribute_kinds=("material", "audience", "use", "feature"), max_attribute_keys=8,
+        min_size=5, min_offers=2, max_brand_share=0.5, min_demand_listings=3, min_quartile_prices=4, attribute_kinds=("material", "audience", "use", "feature"), max_attribute_keys=8,
         max_attribute_share=0.25, sub_cluster_distance=0.5, sub_cluster_min_parent=6, sub_cluster_max_share=0.5,
         pocket_max=10, dense_limit=5000, max_overlap=0.5, own_cluster_ratio=2.0, top_competitors=5)
     assert NEIGHBOURS == NeighbourParams(min_size=5, ratio=2.0, min_similarity=0.3, other_category_similarity=0.5,
@@ -470,7 +496,7 @@ def test_default_parameters_are_the_documented_numbers():
 
 def test_formula_text_follows_the_parameters():
     text = OpportunityParams(competition=0.5, homogenization=0.3, prior_listings=3, demand_percentile=95,
-                             competition_percentile=80).formula()
+                             competition_percentile=80, demand_reference="catalog").formula()
     assert text.startswith("opportunity = 100 x demand x (0.50 x (1 - competition) + 0.30 x (1 - homogenization)")
     assert "the catalog's 95th percentile" in text and "the 80th-percentile distinct offers" in text
     assert "weight of three listings" in text
@@ -481,7 +507,7 @@ def test_formula_text_follows_the_parameters():
 def test_opportunity_weights_are_parameters(market):
     index, landscape = market
     only_competition = OpportunityParams(competition=1.0, homogenization=0.0, price_room=0.0)
-    for n in find_niches(index, landscape, top=10, params=only_competition):
+    for n in find_niches(index, landscape, top=10, params=only_competition, candidates=SMALL_CANDIDATES):
         c = n.components
         assert n.opportunity == pytest.approx(100 * c["demand"] * (1 - c["competition"]), abs=0.05)
 
@@ -499,10 +525,10 @@ def test_prior_listings_pull_a_small_niche_toward_the_catalog():
 def test_candidate_parameters_shape_the_candidates(market, found):
     index, landscape = market
     assert any(n.size < 5 for n in found)
-    big = find_niches(index, landscape, top=20, candidates=CandidateParams(min_size=5))
+    big = find_niches(index, landscape, top=20, candidates=CandidateParams(min_size=5, max_brand_share=1.0))
     assert big and all(n.size >= 5 for n in big)
     assert "cluster:bamboo" not in niches_by_id(big)
-    fewer = find_niches(index, landscape, top=20, candidates=CandidateParams(top_competitors=2))
+    fewer = find_niches(index, landscape, top=20, candidates=CandidateParams(**SMALL, top_competitors=2))
     assert all(len(n.top_competitors) <= 2 for n in fewer) and any(len(n.top_competitors) > 2 for n in found)
     no_attributes = find_niches(index, landscape, top=50, candidates=CandidateParams(attribute_kinds=()))
     assert not any(n.kind == "attributes" for n in no_attributes)
@@ -512,19 +538,20 @@ def test_pockets_use_the_landscapes_clustering(market):
     """Look-alikes are as similar as the landscape's clusters require: a tighter landscape, more sparse spots."""
     index, landscape = market
     tight = hand_landscape(index, _rows(), ClusterParams(cluster_distance=0.4))  # look-alikes at similarity 0.6
-    pockets = [n for n in find_niches(index, landscape, top=100) if n.kind == "pocket"]
-    tight_pockets = [n for n in find_niches(index, tight, top=100) if n.kind == "pocket"]
+    pockets = [n for n in find_niches(index, landscape, top=100, candidates=SMALL_CANDIDATES) if n.kind == "pocket"]
+    tight_pockets = [n for n in find_niches(index, tight, top=100, candidates=SMALL_CANDIDATES) if n.kind == "pocket"]
     assert len(tight_pockets) > len(pockets)
 
 
 def test_neighbour_parameters_decide_the_crowd_and_its_usps(market, found):
     index, landscape = market
     far = NeighbourParams(min_similarity=0.999, other_category_similarity=0.999)
-    alone = find_niches(index, landscape, top=20, neighbours=far)
+    alone = find_niches(index, landscape, top=20, neighbours=far, candidates=SMALL_CANDIDATES)
     assert all(n.neighbour is None and n.usps == [] for n in alone)
-    few = find_niches(index, landscape, top=20, neighbours=NeighbourParams(compared=3))
+    few = find_niches(index, landscape, top=20, neighbours=NeighbourParams(compared=3), candidates=SMALL_CANDIDATES)
     assert all(n.neighbour is None or n.neighbour["compared"] <= 3 for n in few)
-    strict = find_niches(index, landscape, top=20, neighbours=NeighbourParams(usp=UspParams(usp_max_share=0.05)))
+    strict = find_niches(index, landscape, top=20, neighbours=NeighbourParams(usp=UspParams(usp_max_share=0.05)),
+                         candidates=SMALL_CANDIDATES)
     bamboo = niches_by_id(strict)["cluster:bamboo"]
     assert all(u.count < 0.05 * bamboo.neighbour["compared"] for u in bamboo.usps)
     assert "where under 5% say" in bamboo.positioning
@@ -597,9 +624,9 @@ def test_small_blocks_give_the_same_niches_and_pool(market, demo_index, block_ro
 
     demo = (demo_index, analyze_landscape(demo_index))
     for index, landscape in (market, demo):
-        whole, whole_pool = niches_and_pool(index, landscape, top=20)
+        whole, whole_pool = niches_and_pool(index, landscape, top=20, candidates=SMALL_CANDIDATES)
         seen: dict[str, tuple[int, int]] = {}
-        blocks, pool = niches_and_pool(index, landscape, top=20, candidates=CandidateParams(block_rows=block_rows),
+        blocks, pool = niches_and_pool(index, landscape, top=20, candidates=CandidateParams(**SMALL, block_rows=block_rows),
                                        progress=lambda stage, done, total: seen.__setitem__(stage, (done, total)))
         assert [n.to_dict() for n in blocks] == [n.to_dict() for n in whole]
         assert _pool_records(pool) == _pool_records(whole_pool)
@@ -682,3 +709,63 @@ def test_neighbours_searched_by_category_are_those_of_all_centroids(market, demo
                     break
             assert s.neighbour == expected, c.niche_id
     assert elsewhere > 0  # the other-category rule was exercised
+
+
+# --- markets a new seller can enter (issue 15) ------------------------------------------------------------
+
+
+def test_user_weights_are_checked_scaled_and_recorded():
+    from diffscan.analyses.niches import parse_weights, weighted
+    from diffscan.errors import QueryError
+
+    mine = weighted(OPPORTUNITY, parse_weights("competition=2, price-room=1"))
+    assert (mine.competition, mine.homogenization, mine.price_room) == pytest.approx((2 / 3.2, 0.2 / 3.2, 1 / 3.2), abs=1e-4)
+    assert weighted(OPPORTUNITY, {}) is OPPORTUNITY
+    assert niches_document([], params=mine)["weights"] == {"competition": mine.competition,
+                                                          "homogenization": mine.homogenization, "price_room": mine.price_room}
+    for bad in ("demand=1", "competition=-1", "competition", "competition=x", "competition=0,homogenization=0,price_room=0"):
+        with pytest.raises(QueryError):
+            weighted(OPPORTUNITY, parse_weights(bad))
+    with pytest.raises(ValueError):
+        OpportunityParams(demand_reference="planet")
+
+
+def test_brand_and_product_line_words_are_found_and_generic_words_are_not():
+    from diffscan.analyses.usps import brand_words
+
+    titles, brands, categories = [], [], []
+    for i in range(6):  # one brand's product line, in a category where it is one seller of several
+        titles.append(f"Yahtzee Dice Game Edition {i}"), brands.append("Hasbro"), categories.append("Games")
+    for b in ("Acme", "Zen", "Orbit", "Pip", "Quill", "Rook"):
+        titles += [f"Wooden Dice Game {b}", f"Travel Dice Set {b}"]
+        brands += [b.lower(), b.lower()]
+        categories += ["Games", "Games"]
+    for i in range(4):  # the brand's own name in its titles; its generic words ('toy') said by every brand
+        titles.append(f"Le Toy Van Wooden Toy Bus {i}"), brands.append("le toy van"), categories.append("Games")
+    for b in ("acme", "zen", "orbit", "pip", "quill", "rook"):
+        titles.append(f"Wooden Toy Car by {b}"), brands.append(b), categories.append("Games")
+    found = brand_words(titles, [b.lower() for b in brands], categories)
+    assert {"yahtzee", "acme", "van"} <= found
+    assert not {"dice", "game", "wooden", "toy", "travel", "set", "bus", "car"} & found
+
+
+def test_a_multi_brand_market_outranks_one_brands_hit(tmp_path):
+    """Ten listings of one brand with many reviews are that brand's product line, not a niche; five brands'
+    well-reviewed listings of one product type are."""
+    extras = ["rechargeable battery", "touch control", "warm white glow", "timer and remote", "USB charging port",
+              "three brightness levels", "soft fabric shade", "foldable arm"]
+    rows = [{"id": f"B{i}", "title": f"Lumo Galaxy Star Projector Night Light with {extras[i]}", "brand": "Lumo",
+             "category": "Home > Lights", "reviews": 900, "price": 20 + i} for i in range(6)]
+    rows += [{"id": f"M{i}", "title": f"Bamboo Bedside Table Lamp with {extras[i + 1]}", "brand": b,
+              "category": "Home > Lights", "reviews": 400, "price": 30 + i}
+             for i, b in enumerate(["Acme", "Zen", "Orbit", "Pip", "Quill", "Rook"])]
+    rows += [{"id": f"C{i}", "title": f"LED Ceiling Light Panel {10 + i} Watt, {extras[i % 8]}", "brand": f"brand{i % 9}",
+              "category": "Home > Lights", "reviews": 5, "price": 15 + i % 7} for i in range(30)]
+    pd.DataFrame(rows).to_csv(tmp_path / "c.csv", index=False)
+    index, _, _ = build_index(tmp_path / "c.csv", tmp_path / "idx", mapping={"listing_id": "id", "review_count": "reviews"})
+    found = find_niches(index, top=10)
+    assert all(sum(i.startswith("B") for i in n.listing_ids) <= n.size / 2 for n in found)  # never Lumo's own
+    top = found[0]
+    assert sorted(top.listing_ids) == [f"M{i}" for i in range(6)] and top.brand_leader_share <= 0.5
+    assert all("lumo" not in n.name.lower() and all("lumo" not in u.text.lower() for u in n.usps) for n in found)
+    assert top.demand_listings == top.size and not top.demand_weak and top.demand_vs_category > 1

@@ -14,6 +14,7 @@ import pytest
 from diffscan.present.export import (
     md_text,
     niches_report,
+    price_band,
     records,
     safe_cell,
     to_csv,
@@ -136,12 +137,25 @@ def test_to_markdown_writes_an_escaped_table(tmp_path):
     ]
 
 
+def test_price_band_is_made_of_real_prices_and_gives_quartiles_from_four():
+    from diffscan.analyses.niches import price_band as band_of
+
+    two = band_of(np.array([14.99, 16.80, np.nan]))  # the quoted case: no "15.44-16.35" between them
+    assert two == {"min": 14.99, "max": 16.80, "count": 2, "low": None, "median": 14.99, "high": None}
+    assert price_band({"price_min": 14.99, "price_max": 16.80, "price_count": 2, "price_median": 14.99,
+                       "price_low": None, "price_high": None}) == "14.99–16.80 (2 prices)"
+    four = band_of(np.array([4.0, 1.0, 3.0, 2.0]))
+    assert (four["low"], four["median"], four["high"]) == (1.0, 2.0, 3.0) and {four["min"], four["max"]} == {1.0, 4.0}
+    assert band_of(np.array([np.nan]))["median"] is None and price_band({"price_median": None}) == "no prices"
+    assert price_band({"price_min": 3.0, "price_max": 3.0, "price_count": 1, "price_median": 3.0}) == "3.00 (1 price)"
+
+
 def _niche(rank: int, name: str) -> dict:
     return {
         "rank": rank, "name": name, "category": "Home > Mugs", "opportunity": 72.345, "demand_label": "high",
         "demand_source": "reviews", "size": 12, "distinct_offers": 9,
-        "price_low": 5.0, "price_median": 9.5, "price_high": 1200.0,
-        "components": {"demand": 0.9, "competition": 0.3, "homogenization": 0.5, "price_room": 0.25},
+        "price_min": 2.5, "price_low": 5.0, "price_median": 9.5, "price_high": 1200.0, "price_max": 1500.0,
+        "price_count": 12, "components": {"demand": 0.9, "competition": 0.3, "homogenization": 0.5, "price_room": 0.25},
         "usps": [{"text": "dishwasher *safe*", "share": 0.25}],
         "neighbour": {"label": "Travel mugs", "compared": 5, "size": 20},
         "positioning": "The only mug with a <lid>",
@@ -163,7 +177,7 @@ def test_niches_report_ranks_details_and_escapes(tmp_path):
     assert "## 1. Lidded\\_mugs — opportunity 72.3" in text
     assert "## 2." not in text  # only the `detailed` best get a section
     assert "| 2 | Big mugs |" in text  # ...but every niche is in the table
-    assert "5.00–1,200.00 (median 9.50)" in text
+    assert "2.50–1,500.00 (middle half 5.00–1,200.00, median 9.50)" in text
     assert "dishwasher \\*safe\\* (25%)" in text
     assert "vs 'Travel mugs' (5 of its 20 listings compared)" in text
     assert "> The only mug with a &lt;lid>" in text
