@@ -33,8 +33,15 @@ from diffscan.analyses.differentiation import (
     listing_stated,
 )
 from diffscan.analyses.landscape import NO_CATEGORY, analyze_landscape, distinct_offers
-from diffscan.analyses.usps import USP, UspParams, catalog_brand_words, catalog_segmenter, display, pick_usps
-from diffscan.core.attributes import describe
+from diffscan.analyses.usps import (
+    USP,
+    UspParams,
+    catalog_brand_words,
+    catalog_segmenter,
+    display,
+    pick_usps,
+)
+from diffscan.core.attributes import attribute_keys, describe
 from diffscan.core.text import words
 from diffscan.errors import QueryError
 from diffscan.index.store import Index
@@ -900,15 +907,38 @@ def _keywords(c: _Candidate, ctx: _Context) -> list[str]:
     return [display(k) for k in keywords[1]]
 
 
-def _name(c: _Candidate, keywords: list[str], cluster_label: str | None) -> str:
-    """Clusters keep the landscape's label; sub-clusters and attribute niches get c-TF-IDF keywords."""
-    if c.kind == "cluster" and cluster_label:
-        return cluster_label
-    if not c.attributes:  # a sub-cluster: its own c-TF-IDF keywords, else its cluster's label
-        return ", ".join(keywords[:3]) or cluster_label or c.niche_id
-    attrs = " · ".join(describe(k) for k in c.attributes)
-    words = [k for k in keywords if not any(w in k for w in (describe(a) for a in c.attributes))][:2]
-    return f"{attrs}: {', '.join(words)}" if words else attrs or ", ".join(keywords[:3])
+def _name(c: _Candidate, ctx: _Context, keywords: list[str], usps: list[Point]) -> str:
+    """A readable name: the product its listings say they sell (`product_phrase`), then what sets it apart
+    (an attribute niche's attributes, its USPs, then its most distinctive keywords), each saying words the
+    name does not say yet ('bedside table lamp - bamboo - dimmer'); the keywords alone when no phrase is shared."""
+    head = product_phrase([listing_stated(ctx.index, int(r)) for r in c.rows], c.category)
+    parts = [display(head)] if head else []
+    said = set(head.split()) if head else set()
+    for text in [describe(k) for k in c.attributes] + [u.text for u in usps] + keywords:
+        new = set(words(text))
+        if new and not (new & said) and len(parts) < 3:
+            parts.append(text)
+            said |= new
+    return " - ".join(parts) or c.niche_id
+
+
+def product_phrase(stated_list: list, category: str, min_share: float = 0.5) -> str | None:
+    """The phrase most of a niche's titles say that names its product: among title phrases (no brand words,
+    no bare numbers) that at least `min_share` of the listings say, one with a word of the category's leaf
+    ('dice game' in Dice & Dice Games), then the longest of those nearly as said as the most said one;
+    None when none is shared."""
+    counts = Counter(p for s in stated_list for p in s.title_phrases
+                     if not any(ch.isdigit() for ch in p) and not attribute_keys(p))
+    need = max(2, math.ceil(min_share * len(stated_list)))
+    leaf = set(words(category.split(">")[-1]))
+    leaf |= {w[:-1] for w in leaf if w.endswith("s")}  # 'games' -> 'game'
+    shared = [p for p, n in counts.items() if n >= need]
+    if not shared:
+        return None
+    named = [p for p in shared if set(p.split()) & leaf] or shared
+    most = max(counts[p] for p in named)
+    # Nearly as said as the most said one: the longer phrase says more ('water bottle', not 'bottle').
+    return max((p for p in named if counts[p] >= 0.75 * most), key=lambda p: (len(p.split()), counts[p], p))
 
 
 def _top_competitors(c: _Candidate, ctx: _Context) -> list[dict]:
@@ -993,19 +1023,19 @@ def _describe(s: _Scored, rank: int, ctx: _Context, labels: dict[str, tuple[str,
     keywords = list(cluster_keywords) if c.kind == "cluster" and cluster_keywords else _keywords(c, ctx)
     # A brand's, product line's or licence's words name no market a new seller can enter.
     keywords = [k for k in keywords if not _has_brand_word(k, ctx.brand_words)]
-    if label and _has_brand_word(label, ctx.brand_words):
-        label = ", ".join(keywords[:3]) or None
-    name = _name(c, keywords, label)
     neighbour = None
     compared = np.empty(0, dtype=np.int64)
     if s.neighbour is not None:
         compared = _compared(c, ctx, s.neighbour)
         neighbour_id = ctx.centroids[0][s.neighbour]
-        n_label, _ = labels.get(neighbour_id, (neighbour_id, []))
+        n_label, n_keywords = labels.get(neighbour_id, (neighbour_id, []))
+        if n_label and _has_brand_word(n_label, ctx.brand_words):
+            n_label = ", ".join(k for k in n_keywords if not _has_brand_word(k, ctx.brand_words))[:80] or "look-alikes"
         size = int(ctx.centroids[2][s.neighbour])
         neighbour = {"cluster_id": neighbour_id, "label": n_label or neighbour_id, "size": size, "compared": len(compared),
                      "compared_ids": [str(x) for x in index.listings["listing_id"].to_numpy()[compared]]}
     usps = _niche_usps(c, compared, index, ctx.neighbours) if len(compared) else []
+    name = _name(c, ctx, keywords, usps)
     band = price_band(ctx.prices[c.rows], ctx.candidates.min_quartile_prices)
     known = ctx.demand.values[c.rows]
     carrying = int((np.nan_to_num(known, nan=0.0) > 0).sum()) if s.source in ("reviews", "sales") else int(np.isfinite(known).sum())

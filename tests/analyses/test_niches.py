@@ -120,7 +120,8 @@ def test_the_small_well_reviewed_clusters_rank_first(found):
     assert {n.niche_id for n in found[:2]} == {"cluster:bamboo", "cluster:kidsbamboo"}
     best = niches_by_id(found)["cluster:bamboo"]
     assert best.kind == "cluster"
-    assert best.name == "bamboo cluster" and best.keywords == ["bamboo", "kw"]  # the landscape's c-TF-IDF names
+    assert best.name == "bottle - plastic free - bamboo"  # the product its titles say, then what sets it apart
+    assert best.keywords == ["bamboo", "kw"]  # the landscape's c-TF-IDF keywords
     assert best.size == 4 and best.distinct_offers == 4
     assert best.demand_source == "reviews" and best.demand == pytest.approx(2850.0)
     assert best.neighbour["cluster_id"] == "bottles"
@@ -769,3 +770,16 @@ def test_a_multi_brand_market_outranks_one_brands_hit(tmp_path):
     assert sorted(top.listing_ids) == [f"M{i}" for i in range(6)] and top.brand_leader_share <= 0.5
     assert all("lumo" not in n.name.lower() and all("lumo" not in u.text.lower() for u in n.usps) for n in found)
     assert top.demand_listings == top.size and not top.demand_weak and top.demand_vs_category > 1
+
+
+def test_a_niche_is_named_by_the_product_its_titles_say_then_what_sets_it_apart():
+    from diffscan.analyses.niches import product_phrase
+    from diffscan.analyses.usps import stated
+
+    titles = ["Family Dice Game Left Center Right", "Left Center Right Family Dice Game Tin",
+              "Dice Game LCR for families", "Left Center Right dice game travel edition"]
+    said = [stated(t, title=t) for t in titles]
+    assert product_phrase(said, "Games > Dice & Dice Games") == "dice game"  # says the category's product
+    assert product_phrase(said, "Games > Family Fun") == "family dice game"  # a word of the category first ...
+    assert product_phrase(said, "Toys") == "left center right"  # ... else the longest of the most said
+    assert product_phrase([stated("Red Ball", title="Red Ball"), stated("Blue Cube", title="Blue Cube")], "Toys") is None
