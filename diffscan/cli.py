@@ -453,6 +453,8 @@ def _saturation_help() -> str:
 
 
 def _saturation_table(landscape, top: int) -> Table:
+    from diffscan.analyses.landscape import TOO_FEW
+
     table = Table(title=f"Saturation by category (level {landscape.level})", caption=landscape.note)
     for name, justify in (("#", "right"), ("category", "left"), ("listings", "right"), ("offers", "right"),
                           ("near-dup", "right"), ("kNN sim", "right"), ("eff. clusters", "right"),
@@ -463,7 +465,9 @@ def _saturation_table(landscape, top: int) -> Table:
         table.add_row(
             str(r.rank), escape(r.category), f"{r.listings:,}", f"{r.distinct_offers:,}", f"{r.near_duplicate_share:.2f}",
             _fmt(r.mean_knn_similarity), f"{r.effective_clusters:.1f}", _fmt(r.top_brand_share), _fmt(r.price_spread),
-            f"{r.label_completeness:.2f}", f"[bold]{r.saturation_score:.1f}[/]", "[red]crowded[/]" if r.crowded else "",
+            f"{r.label_completeness:.2f}",
+            f"[bold]{r.saturation_score:.1f}[/]" if r.judged else f"[dim]{r.saturation_score:.1f}[/]",
+            "[red]crowded[/]" if r.crowded else ("" if r.judged else f"[dim]{TOO_FEW}[/]"),
         )
     return table
 

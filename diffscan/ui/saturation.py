@@ -18,7 +18,7 @@ from diffscan.ui.common import Download, download_buttons, formula, guarded, pla
 COLOUR_BY = {"category": ("category", "colour"), "cluster": ("cluster", "colour"), "crowding": ("category", "crowding")}
 TABLE_KEY, DRILL_KEY, CLUSTER_KEY = "saturation_table", "drill_category", "drill_cluster"
 SAMPLE_LISTINGS = 50
-CATEGORY_COLUMNS = ["rank", "category", "saturation_score", "crowded", "listings", "clusters", "distinct_offers",
+CATEGORY_COLUMNS = ["rank", "category", "saturation_score", "verdict", "listings", "clusters", "distinct_offers",
                     "near_duplicate_share", "mean_knn_similarity", "effective_clusters", "top_brand", "top_brand_share",
                     "median_price", "price_spread", "label_completeness"]
 CLUSTER_COLUMNS = ["cluster_id", "label", "size", "keywords", "representative_title", "distinct_offers",
@@ -158,8 +158,11 @@ def _categories_section(landscape) -> None:
 
     table = categories_frame(landscape)
     st.subheader("Categories by saturation")
-    crowded = int(table["crowded"].sum()) if "crowded" in table else 0
-    st.caption(f"{len(table):,} categories, {crowded:,} crowded. Select a row to drill into it.")
+    crowded = landscape.crowded_count()
+    too_few = int((~landscape.categories["judged"]).sum()) if "judged" in landscape.categories else 0
+    st.caption(f"{len(table):,} categories, {crowded:,} crowded"
+               + (f", {too_few:,} with too few listings to judge (ranked last)" if too_few else "")
+               + ". Select a row to drill into it.")
     ranked = table["category"].tolist()
     percent = {"format": "percent"}
     st.dataframe(
@@ -170,7 +173,7 @@ def _categories_section(landscape) -> None:
             "category": st.column_config.TextColumn("category", width="large"),
             "saturation_score": st.column_config.ProgressColumn("saturation", min_value=0, max_value=100, format="%.1f",
                                                                 help=SATURATION_FORMULA),
-            "crowded": st.column_config.CheckboxColumn("crowded"),
+            "verdict": st.column_config.TextColumn("verdict", width="medium"),
             "near_duplicate_share": st.column_config.NumberColumn("near-duplicates", **percent),
             "mean_knn_similarity": st.column_config.NumberColumn("similarity", format="%.2f"),
             "effective_clusters": st.column_config.NumberColumn("effective clusters", format="%.1f"),
@@ -204,8 +207,9 @@ def _drill_down(index, landscape) -> None:
     category = st.selectbox("Category", ranked, key=DRILL_KEY)
     row = landscape.categories.set_index("category").loc[category]
     m1, m2, m3, m4, m5 = st.columns(5)
-    m1.metric("Saturation", f"{row['saturation_score']:.1f}", "crowded" if row.get("crowded") else None,
-              delta_color="inverse")
+    verdict = row.get("verdict", "crowded" if row.get("crowded") else "")
+    m1.metric("Saturation", f"{row['saturation_score']:.1f}", verdict if verdict != "not crowded" else None,
+              delta_color="inverse" if row.get("crowded") else "off")
     m2.metric("Listings", f"{int(row['listings']):,}")
     m3.metric("Distinct offers", f"{int(row['distinct_offers']):,}")
     m4.metric("Near-duplicate share", f"{row['near_duplicate_share']:.0%}")

@@ -345,7 +345,12 @@ def test_saturation_page_map_ranking_and_drill_down(app_env):
     assert len(at.get("plotly_chart")) == 2  # the map and the saturation bars
     ranked = frame_with(at, "saturation_score")
     assert list(ranked["rank"]) == list(range(1, len(ranked) + 1))
-    assert ranked["saturation_score"].is_monotonic_decreasing and ranked["crowded"].dtype == bool
+    from diffscan.analyses.landscape import TOO_FEW
+
+    judged = ranked["verdict"] != TOO_FEW
+    assert judged.is_monotonic_decreasing  # too few listings to judge: ranked last, and said so
+    assert ranked.loc[judged, "saturation_score"].is_monotonic_decreasing
+    assert set(ranked["verdict"]) <= {"crowded", "not crowded", TOO_FEW} and (ranked["verdict"] == "crowded").any()
     top = ranked["category"].iloc[0]
     assert at.selectbox(key=saturation.DRILL_KEY).value == top
     other = ranked["category"].iloc[-1]
