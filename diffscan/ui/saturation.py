@@ -3,8 +3,6 @@ flags, and a drill-down into one category's clusters and listings."""
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -61,32 +59,9 @@ def saturation_downloads(landscape) -> list[Download]:
 
 
 def map_figure(points: pd.DataFrame, colour_by: str):
-    """The interactive scatter: one point per listing; hover shows title, category, cluster and crowding.
-
-    Plotly reads hover text as HTML-like markup, so catalog text is escaped first.
-    """
-    import plotly.express as px
-
-    column = COLOUR_BY[colour_by][1]
-    shown = points.copy()
-    for text in ("title", "category", "cluster_label", "colour"):
-        shown[text] = shown[text].astype(str).map(html.escape)
-    numeric = pd.api.types.is_numeric_dtype(shown[column])
-    order = shown[column].value_counts().index.tolist() if not numeric else None
-    if order and "other" in order:
-        order = [c for c in order if c != "other"] + ["other"]
-    fig = px.scatter(
-        shown, x="x", y="y", color=column, hover_name="title",
-        hover_data={"category": True, "cluster_label": True, "crowding": True, "listing_id": True,
-                    "x": False, "y": False, column: column == "crowding"},
-        color_continuous_scale="YlOrRd" if numeric else None, render_mode="webgl", height=640,
-        category_orders={column: order} if order else None,
-        color_discrete_map={"other": "#c8c8c8"}, labels={"cluster_label": "cluster", "colour": colour_by},
-    )
-    fig.update_traces(marker={"size": 5, "opacity": 0.8})
-    fig.update_layout(margin={"l": 0, "r": 0, "t": 10, "b": 0}, xaxis_visible=False, yaxis_visible=False,
-                      legend={"font": {"size": 11}, "itemsizing": "constant"})
-    return fig
+    """The interactive scatter (`figures.map_scatter`): one point per listing, the named categories in
+    distinct colours, hover saying why a point is crowded."""
+    return figures.map_scatter(points, colour_column=COLOUR_BY[colour_by][1], in_page=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,8 +116,11 @@ def _map_section(path: str, key: str, level: int | None) -> None:
     if "map" in os.environ.get("X_SKIP", ""):
         return
     st.plotly_chart(_map_figure_of(path, key, level, colour_by, points), key="landscape_map", config={"displaylogo": False})
-    st.caption(f"Each point is a listing; nearby points say similar things (t-SNE). The {PROJECTION.max_colours} "
-               "biggest groups get a colour, the rest are grey. Hover for the title, cluster and crowding.")
+    named = ("every crowded category and the most saturated ones" if colour_by == "category"
+             else f"the {PROJECTION.max_colours} biggest clusters")
+    st.caption(f"Each point is a listing; nearby points say similar things. Bigger points are more crowded. "
+               f"{named.capitalize()} get a colour, the rest are grey. Hover a point to see why it is crowded: "
+               "its look-alike listings and how much of its category sells the same kind of offer.")
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)

@@ -387,7 +387,8 @@ def test_saturation_downloads_and_map_escape(app_env):
     points.loc[0, "title"] = "<a href='http://x'>click</a>"
     fig = saturation.map_figure(points, "category")
     hover = [name for trace in fig.data for name in trace.hovertext if name is not None]
-    assert "&lt;a href=&#x27;http://x&#x27;&gt;click&lt;/a&gt;" in hover and not any("<a " in h for h in hover)
+    assert any("&lt;a href=&#x27;http://x&#x27;&gt;click&lt;/a&gt;" in h for h in hover) and not any("<a " in h for h in hover)
+    assert any("look-alike listing" in h for h in hover)  # hover says why a point is crowded
 
 
 def test_formulas_are_drawn_once_their_expander_opens(app_env):
