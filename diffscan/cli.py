@@ -405,12 +405,19 @@ def differentiate(
     console.print(nearest)
 
 
+# What keeps the app on this machine (the same as .streamlit/config.toml, which Streamlit reads only when
+# started in the repository): no usage statistics, served on loopback, and a named address, so Streamlit
+# does not probe 8.8.8.8 and checkip.amazonaws.com for its "Network URL" and "External URL".
+OFFLINE_FLAGS = ("--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1",
+                 "--browser.serverAddress", "localhost")
+
+
 def app_command_line(index: Optional[Path], port: Optional[int], headless: bool) -> list[str]:
     """The `streamlit run app.py` command for `diffscan app` (the index goes after `--`)."""
     from diffscan.catalog.limits import UPLOAD_LIMIT_MB
 
     command = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"),
-               "--server.maxUploadSize", str(UPLOAD_LIMIT_MB), "--browser.gatherUsageStats", "false"]
+               "--server.maxUploadSize", str(UPLOAD_LIMIT_MB), *OFFLINE_FLAGS]
     if port is not None:
         command += ["--server.port", str(port)]
     if headless:

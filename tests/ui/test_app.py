@@ -493,6 +493,8 @@ def test_cli_app_command_line(tmp_path):
     assert command[command.index("--server.maxUploadSize") + 1] == str(UPLOAD_LIMIT_MB)
     assert command[command.index("--server.port") + 1] == "8600" and "--server.headless" in command
     assert "--" not in app_command_line(None, None, False)
+    assert command[command.index("--server.address") + 1] == "127.0.0.1"  # this machine only, no address probing
+    assert command[command.index("--browser.serverAddress") + 1] == "localhost"
 
 
 def test_cli_app_refuses_a_missing_index(tmp_path):

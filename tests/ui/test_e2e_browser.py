@@ -10,9 +10,9 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +40,7 @@ class Server:
     started: float
     process: subprocess.Popen
     log: Path
+    outside: Path
 
 
 def _free_port() -> int:
@@ -64,21 +65,29 @@ def _wait_healthy(server: Server) -> None:
     pytest.fail(f"streamlit did not answer within {SERVER_TIMEOUT_S} s:\n{server.log.read_text()[-3000:]}")
 
 
-@pytest.fixture
-def server(demo_index, tmp_path):
-    """`streamlit run app.py` on a free port of 127.0.0.1, on the demo index; always terminated."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install chromium); "
-                    ".ci/run does this where apt-get can")
+GUARD = Path(__file__).with_name("outside_guard.py")
+
+
+@contextmanager
+def serve(index_path: Path, tmp_path: Path):
+    """`diffscan app`'s own command (`cli.app_command_line`), headless on a free port, run under
+    `outside_guard.py`, which logs every connection or name look-up outside this machine; always
+    terminated. Yields the Server; its `outside` file lists what was reached outside."""
+    from diffscan.cli import app_command_line
+
     port = _free_port()
     log = tmp_path / "streamlit.log"
-    env = {**os.environ, "DIFFSCAN_INDEX": str(demo_index.path), "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    outside = tmp_path / "outside.jsonl"
+    command = app_command_line(index_path, port, True)
+    assert command[1:3] == ["-m", "streamlit"]
+    command = [command[0], str(GUARD), str(outside), *command[1:]]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env.pop("DIFFSCAN_INDEX", None)
     with open(log, "wb") as out:
         started = time.monotonic()
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    running = Server(f"http://127.0.0.1:{port}", started, process, log)
+        # Started in the temporary folder: only the command's flags configure it, not .streamlit/config.toml.
+        process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+    running = Server(f"http://127.0.0.1:{port}", started, process, log, outside)
     try:
         _wait_healthy(running)
         yield running
@@ -89,6 +98,60 @@ def server(demo_index, tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def outside_connections(server: Server) -> list[dict]:
+    """What the server reached outside this machine (connections and name look-ups), as logged."""
+    if not server.outside.exists():
+        return []
+    return [json.loads(line) for line in server.outside.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def server(demo_index, tmp_path):
+    """The app on the demo index (see `serve`); checks at the end that it reached nothing outside."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install chromium); "
+                    ".ci/run does this where apt-get can")
+    with serve(demo_index.path, tmp_path) as running:
+        yield running
+    assert outside_connections(running) == [], running.log.read_text()[-2000:]
+
+
+def test_the_app_makes_no_outside_connection_at_start(demo_index, tmp_path):
+    """No browser needed: start the app as `diffscan app` does, open its page, and find nothing reached
+    outside (Streamlit's defaults open a socket to 8.8.8.8 and look up checkip.amazonaws.com)."""
+    with serve(demo_index.path, tmp_path) as running:
+        with urllib.request.urlopen(running.url, timeout=10) as response:
+            assert response.status == 200
+        time.sleep(1.5)  # the start banner (where the probes were) is printed after the health check answers
+    assert outside_connections(running) == []
+    assert "URL: http://localhost:" in running.log.read_text()
+    assert "External URL" not in running.log.read_text() and "Network URL" not in running.log.read_text()
+
+
+def test_outside_guard_sees_what_streamlit_probes_by_default():
+    """The guard itself: a UDP connect to 8.8.8.8 and a look-up of a public name are logged, loopback is not."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("outside_guard", GUARD)
+    guard = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(guard)
+    assert not any(guard.is_local(h) for h in ("8.8.8.8", "checkip.amazonaws.com", "192.0.2.2", "2001:db8::1"))
+    assert all(guard.is_local(h) for h in ("127.0.0.1", "::1", "localhost", None, "", "0.0.0.0", "127.0.1.1"))
+
+
+def test_repository_config_keeps_the_app_on_this_machine():
+    """`streamlit run app.py` in the repository reads .streamlit/config.toml: the same settings as `diffscan app`."""
+    import tomllib
+
+    from diffscan.cli import OFFLINE_FLAGS
+
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    flags = dict(zip(OFFLINE_FLAGS[::2], OFFLINE_FLAGS[1::2]))
+    for flag, value in flags.items():
+        section, name = flag.removeprefix("--").split(".")
+        assert str(config[section][name]).lower() == value, flag
 
 
 def _wait_idle(page) -> None:
