@@ -22,10 +22,35 @@ from rich.progress import (
 from rich.table import Table
 
 from diffscan.catalog.demo import DEMO_CATALOG, REPO_ROOT
+from diffscan.core.text import plural
 from diffscan.errors import DiffscanError, QueryError
 from diffscan.present.labels import match_label
 
+def _plain_flags(params: list) -> list:
+    """Flags shown without a value type: typer 0.29 prints `<bool>` after `--update` or `--help`, which
+    take no value and read as if they wanted one."""
+    for param in params:
+        if getattr(param, "is_flag", False):
+            param.display_type_rich = lambda ctx: None  # no type column for a flag
+    return params
+
+
+class Command(typer.core.TyperCommand):
+    """Every diffscan command: its help lists flags plainly (`_plain_flags`)."""
+
+    def get_params(self, ctx):
+        return _plain_flags(super().get_params(ctx))
+
+
+class Group(typer.core.TyperGroup):
+    """`diffscan` and `diffscan models`: their help lists flags plainly (`_plain_flags`)."""
+
+    def get_params(self, ctx):
+        return _plain_flags(super().get_params(ctx))
+
+
 app = typer.Typer(
+    cls=Group,
     help="diffscan: who competes with a listing, where a market is crowded, and where there is room to stand out.",
     no_args_is_help=True,
     add_completion=False,
@@ -115,7 +140,7 @@ def run_build(catalog: Path, out: Path, model: Optional[str], mapping: list[str]
     return index
 
 
-@app.command()
+@app.command(cls=Command)
 def build(
     catalog: Path = typer.Argument(..., help="Catalog file: .csv .tsv .json .jsonl .parquet .xlsx"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Index folder to write (default: $DIFFSCAN_INDEX or .diffscan/index)."),
@@ -123,7 +148,7 @@ def build(
     map_: list[str] = typer.Option([], "--map", help="Column mapping FIELD=COLUMN, e.g. --map title=product_name --map category=cat1,cat2."),
     description_chars: int = typer.Option(300, help="How much of each description joins the title in the embedded text."),
     update: bool = typer.Option(False, "--update", help="Update the existing index from this new export: embed only new and edited listings (by listing_id and text), drop listings no longer in it."),
-    engine: str = typer.Option("local", "--engine", help="'local', or 'ray' to embed on a Ray cluster (needs the 'distributed' extra: pip install -e '.[distributed]')."),
+    engine: str = typer.Option("local", "--engine", help="'local', or 'ray' to embed on a Ray cluster (needs the 'distributed' extra: pip install -e '.\\[distributed]')."),
     address: Optional[str] = typer.Option(None, "--address", help="With --engine ray: the cluster address (default: $RAY_ADDRESS, else a local single-node cluster)."),
     limit: list[str] = typer.Option([], "--limit", help="Raise or lower a load limit NAME=VALUE, e.g. --limit max_rows=10M --limit max_bytes=4GiB (names and defaults: README, 'Load limits')."),
 ) -> None:
@@ -143,12 +168,12 @@ def build(
               limits=parse_limits(limit))
 
 
-models_app = typer.Typer(help="Model tiers: the bundled MiniLM and the fast static tier distilled from it.",
+models_app = typer.Typer(cls=Group, help="Model tiers: the bundled MiniLM and the fast static tier distilled from it.",
                          no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
 
-@models_app.command("list")
+@models_app.command("list", cls=Command)
 def models_list() -> None:
     """Show the models diffscan can use here and whether each is ready."""
     from diffscan.encoder.models import list_models, models_dir
@@ -162,7 +187,7 @@ def models_list() -> None:
     console.print(table)
 
 
-@models_app.command("distill")
+@models_app.command("distill", cls=Command)
 def models_distill(
     force: bool = typer.Option(False, "--force", help="Distill again even if the static model exists."),
     dims: int = typer.Option(256, "--dims", min=16, max=384, help="Output dimension (PCA)."),
@@ -199,7 +224,7 @@ def _competitor_table(result) -> Table:
     return table
 
 
-@app.command()
+@app.command(cls=Command)
 def competitors(
     text: Optional[str] = typer.Argument(None, help="Listing text to search with (title, optionally description)."),
     listing_id: Optional[str] = typer.Option(None, "--id", help="Search with a listing of the index (it is left out of its results)."),
@@ -306,7 +331,7 @@ def _niches_table(niches) -> Table:
     return table
 
 
-@app.command(help=_niches_help())
+@app.command(cls=Command, help=_niches_help())
 def niches(
     index: Optional[Path] = IndexOpt,
     top: int = typer.Option(20, "--top", "-n", min=1, max=500, help="How many niches to list."),
@@ -355,7 +380,7 @@ def _differentiate_help() -> str:
             + DIFFERENTIATION_FORMULA)
 
 
-@app.command(help=_differentiate_help())
+@app.command(cls=Command, help=_differentiate_help())
 def differentiate(
     text: Optional[str] = typer.Argument(None, help="Listing text (title, optionally a description)."),
     listing_id: Optional[str] = typer.Option(None, "--id", help="A listing of the index instead of pasted text."),
@@ -380,7 +405,7 @@ def differentiate(
     console.print(
         f"Differentiation score [bold]{d.score:.0f}[/]/100 (distance {c['distance']:.2f}, unique share "
         f"{c['unique_share']:.2f}, no near-duplicates {c['no_near_duplicates']:.2f}); compared with {d.compared} "
-        f"competitors, {d.near_duplicates} near-duplicate(s), mean similarity of the nearest {d.nearest_similarity:.2f}."
+        f"competitors, {plural(d.near_duplicates, 'near-duplicate')}, mean similarity of the nearest {d.nearest_similarity:.2f}."
     )
     from diffscan.analyses.usps import USP
 
@@ -427,7 +452,7 @@ def app_command_line(index: Optional[Path], port: Optional[int], headless: bool)
     return command
 
 
-@app.command("app")
+@app.command("app", cls=Command)
 def app_command(
     index: Optional[Path] = typer.Option(None, "--index", "-i", help="Index folder to open (default: $DIFFSCAN_INDEX, else the demo corpus, built on first run)."),
     port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Port to serve on (default 8501)."),
@@ -462,7 +487,8 @@ def _saturation_help() -> str:
 def _saturation_table(landscape, top: int) -> Table:
     from diffscan.analyses.landscape import TOO_FEW
 
-    table = Table(title=f"Saturation by category (level {landscape.level})", caption=landscape.note)
+    table = Table(title=f"Saturation by category (level {landscape.level})",
+                  caption=f"{landscape.note} --level N picks another level.")
     for name, justify in (("#", "right"), ("category", "left"), ("listings", "right"), ("offers", "right"),
                           ("near-dup", "right"), ("kNN sim", "right"), ("eff. clusters", "right"),
                           ("top brand", "right"), ("price spread", "right"), ("labels", "right"),
@@ -483,7 +509,7 @@ def _fmt(value: float) -> str:
     return "–" if value != value else f"{value:.2f}"  # NaN: not measurable
 
 
-@app.command(help=_saturation_help())
+@app.command(cls=Command, help=_saturation_help())
 def saturation(
     index: Optional[Path] = IndexOpt,
     level: Optional[int] = typer.Option(None, "--level", "-l", min=0, help="Category depth to analyze; 0 ignores categories (default: chosen from the catalog)."),
@@ -612,7 +638,7 @@ def _trend_table(series, top: int) -> Table:
     return t
 
 
-@app.command(help=_compare_help())
+@app.command(cls=Command, help=_compare_help())
 def compare(
     snapshots: list[Path] = typer.Argument(..., help="Two or more index folders, oldest first."),
     level: Optional[int] = typer.Option(None, "--level", "-l", min=0, help="Category depth of both snapshots (default: chosen from the newest)."),
@@ -691,7 +717,7 @@ def _emit(text: str, out: Optional[Path]) -> None:
         err.print(f"Wrote {out}")
 
 
-@app.command()
+@app.command(cls=Command)
 def demo(
     out: Path = typer.Option(Path(".diffscan") / "demo", "--out", "-o", help="Where to write the demo index."),
     query: str = typer.Option("Stainless Steel Insulated Water Bottle 750ml, leak proof", help="The example listing to search with."),

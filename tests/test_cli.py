@@ -140,3 +140,22 @@ def test_build_takes_load_limits(tmp_path):
     res = _cli("build", str(catalog), "--out", str(tmp_path / "idx"), "--limit", "max_rows=lots")
     assert res.returncode == 2 and "is not a number" in res.stderr
     assert run("build", str(catalog), "--out", str(tmp_path / "idx"), "--limit", "max_rows=8").exit_code == 0
+
+
+def test_help_shows_no_value_type_after_flags_and_keeps_the_install_extra(monkeypatch):
+    """`--update`, `--headless` and `--help` take no value: no `<bool>` after them; rich markup must not eat
+    `[distributed]` from the install hint."""
+    from typer.testing import CliRunner
+
+    from diffscan.cli import app
+
+    monkeypatch.setenv("COLUMNS", "200")  # one line per option: the hint is not wrapped
+    runner = CliRunner()
+    for args in ([], ["build"], ["app"], ["competitors"], ["saturation"], ["niches"], ["compare"], ["models"],
+                 ["models", "distill"], ["differentiate"], ["demo"]):
+        res = runner.invoke(app, [*args, "--help"])
+        assert res.exit_code == 0, (args, res.output)
+        assert "<bool>" not in res.output, args
+    build = runner.invoke(app, ["build", "--help"]).output
+    assert "pip install -e '.[distributed]'" in build
+    assert "<int>" in build  # options that take a value still say which

@@ -36,7 +36,7 @@ from diffscan.core.attributes import (
     attribute_keys,
 )
 from diffscan.core.similarity import COSINE_SCALE, CosineScale
-from diffscan.core.text import Segmenter, words
+from diffscan.core.text import Segmenter, plural, words
 from diffscan.errors import QueryError
 from diffscan.index.store import Index
 
@@ -229,7 +229,8 @@ def _white_space(own: Stated, counts: Counter, wider_attrs: list[dict[str, str]]
     out = []
     for key, rows in ranked[:params.max_suggestions]:
         wording = wider_attrs[rows[0]][key]
-        detail = f"No close competitor offers '{wording}'; {len(rows)} listing(s) a little further away do."
+        detail = (f"No close competitor offers '{wording}'; {plural(len(rows), 'listing')} a little further away "
+                  f"{'does' if len(rows) == 1 else 'do'}.")
         out.append(Suggestion(wording, key, key.split(":")[0], "white space", detail, 0.0, [wider_ids[i] for i in rows[:3]]))
     return out
 

@@ -173,7 +173,7 @@ def choose_level(paths: Sequence[Sequence[str]], level: int | None = None, *,
                              "(0 = no categories).", parameter="level")
         if level == 0:
             return 0, "level 0 (chosen): clusters over the whole catalog act as categories."
-        return level, f"level {level} (chosen)."
+        return level, f"level {level} (chosen).{_shorter_paths(paths, level)}"
     if depth == 0:
         return 0, "The catalog has no categories: clusters over the whole catalog act as categories (level 0)."
     n = len(paths)
@@ -182,9 +182,18 @@ def choose_level(paths: Sequence[Sequence[str]], level: int | None = None, *,
         big = sum(c for c in sizes.values() if c >= min_listings)
         if big >= 0.5 * n:
             return lv, (f"level {lv} of {depth}: the deepest level where at least half of the listings sit in "
-                        f"categories of {min_listings}+ listings (a level given explicitly overrides it).")
+                        f"categories of {min_listings}+ listings.{_shorter_paths(paths, lv)}")
     return 1, (f"level 1 of {depth}: most categories hold fewer than {min_listings} listings even at the "
                "top level, so figures for small categories are rough.")
+
+
+def _shorter_paths(paths: Sequence[Sequence[str]], level: int) -> str:
+    """A sentence when some category paths have fewer levels than `level` (they are kept whole), else ""."""
+    short = sum(1 for p in paths if 0 < len(p) < level)
+    if not short:
+        return ""
+    return (f" Categories are cut at up to {level} levels; {short:,} listings have shorter paths and keep "
+            "them whole.")
 
 
 # ---- metric functions (one group of listings each) --------------------------------------------------

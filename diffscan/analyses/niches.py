@@ -35,6 +35,7 @@ from diffscan.analyses.differentiation import (
 from diffscan.analyses.landscape import NO_CATEGORY, analyze_landscape, distinct_offers
 from diffscan.analyses.usps import USP, UspParams, catalog_segmenter, display, pick_usps
 from diffscan.core.attributes import describe
+from diffscan.core.text import plural
 from diffscan.errors import QueryError
 from diffscan.index.store import Index
 
@@ -832,15 +833,15 @@ def positioning(name: str, category: str, usps: list[Point], size: int, distinct
     """A draft positioning line from a template: the USPs, the demand and the crowd it stands apart from.
 
     "<category leaf> with <material, feature...> for <audience, use> that say '<phrase>': <demand> across
-    only <n> distinct offer(s), set apart from <N> look-alike '<neighbour>' listings, where under 20% say
+    only <n> distinct offers, set apart from <N> look-alike '<neighbour>' listings, where under 20% say
     '<first USP>'." (20%: `usp.usp_max_share`, the rule the USPs were picked by.)
     """
     leaf = name if category == NO_CATEGORY else category.split(">")[-1].strip() or name
     if not usps:
         if not neighbour:
-            return (f"{leaf} ({name}): {demand_text} across {distinct} distinct offer(s), with no crowded "
+            return (f"{leaf} ({name}): {demand_text} across {plural(distinct, 'distinct offer')}, with no crowded "
                     "look-alike cluster next to it.")
-        return (f"{leaf} ({name}): {demand_text} across {distinct} distinct offer(s); no claim sets it apart "
+        return (f"{leaf} ({name}): {demand_text} across {plural(distinct, 'distinct offer')}; no claim sets it apart "
                 f"from its neighbours ('{neighbour['label']}') yet: compete on a new attribute or on price.")
     top = usps[:3]
     having = [u.text for u in top if u.kind not in ("phrase", "audience", "use")]
@@ -854,7 +855,7 @@ def positioning(name: str, category: str, usps: list[Point], size: int, distinct
         line += " " + _and(purpose)
     if saying:
         line += " that say " + _and(saying)
-    line += f": {demand_text} across only {distinct} distinct offer(s)"
+    line += f": {demand_text} across only {plural(distinct, 'distinct offer')}"
     if neighbour:
         line += (f", set apart from {neighbour['size']:,} look-alike '{neighbour['label']}' listings, "
                  f"where under {usp.usp_max_share:.0%} say '{top[0].text}'")

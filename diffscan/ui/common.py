@@ -31,7 +31,7 @@ CONTROLS = {
     "index": "Build or pick an index on the **Catalog** page.",
     "out": "Choose another index name on the **Catalog** page.",
     "model": "Rebuild the index on the **Catalog** page with this app's model.",
-    "limits": "Split the file, or build it on the command line with `diffscan build --limit NAME=VALUE`.",
+    "limits": "Split the file into smaller ones, or ask whoever set diffscan up to build it with a higher limit.",
 }
 
 
@@ -110,3 +110,23 @@ def slug(text: str, default: str = "catalog") -> str:
     """A file or folder name from free text: letters, digits, dot, dash and underscore."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-_")
     return cleaned[:60] or default
+
+
+_KEPT = "kept:"  # session-state prefix of the copies `remember` makes
+
+
+def restore(key: str, allowed=None) -> str:
+    """Put a widget's remembered value back before it is drawn (and return its key): Streamlit forgets
+    the state of every widget a run did not draw, so a listing pasted on Competitors would be gone after
+    a visit to another page. `allowed` (the widget's options) drops a value that no longer fits."""
+    copy = st.session_state.get(_KEPT + key)
+    if key not in st.session_state and (_KEPT + key) in st.session_state and (allowed is None or copy in allowed):
+        st.session_state[key] = copy
+    return key
+
+
+def remember(*keys: str) -> None:
+    """Copy these widgets' values to keys Streamlit keeps while the widgets are not drawn (`restore`)."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[_KEPT + key] = st.session_state[key]

@@ -13,7 +13,7 @@ from diffscan.core.lexical import NGRAM_RANGE
 from diffscan.present import export
 from diffscan.present.labels import match_label
 from diffscan.ui import state
-from diffscan.ui.common import Download, download_buttons, guarded, once, plain
+from diffscan.ui.common import Download, download_buttons, guarded, once, plain, remember, restore
 
 PASTE, PICK = "Paste a listing", "A listing of the index"
 ANY = "(any)"
@@ -133,7 +133,9 @@ def render() -> None:
         "Competitors",
         "Who competes with this listing? Ranked twins (the same product) and substitutes, "
         "with the score's parts, the phrases they share and what is unique to yours.")
-    mode = st.radio("Search with", [PASTE, PICK], horizontal=True, key="competitor_mode", label_visibility="collapsed")
+    mode = st.radio("Search with", [PASTE, PICK], horizontal=True, key=restore("competitor_mode", [PASTE, PICK]),
+                    label_visibility="collapsed")
+    remember("competitor_mode")
     query = _paste_form(path, key) if mode == PASTE else _pick_listing(index, path, key)
     if query is None:
         return
@@ -147,14 +149,15 @@ def _paste_form(path: str, key: str) -> Query | None:
     categories = state.categories_of(path, key)
     with st.form("paste_listing"):
         text = st.text_area(
-            "Listing", height=130, key="paste_text",
+            "Listing", height=130, key=restore("paste_text"),
             placeholder=f"Title on the first line, then the description (optional), e.g.\n{EXAMPLE}",
         )
         left, right = st.columns([3, 1])
-        category = left.selectbox("Category (optional)", [ANY, *categories], key="paste_category",
+        category = left.selectbox("Category (optional)", [ANY, *categories], key=restore("paste_category", [ANY, *categories]),
                                   help=f"Listings of this category rank a little higher (+{DEFAULT_WEIGHTS.category:.2f}).")
-        price = right.number_input("Your price (optional)", min_value=0.0, value=None, step=1.0, key="paste_price")
+        price = right.number_input("Your price (optional)", min_value=0.0, value=None, step=1.0, key=restore("paste_price"))
         submitted = st.form_submit_button("Find competitors", type="primary", icon=":material/search:")
+    remember("paste_text", "paste_category", "paste_price")
     if submitted:
         if not text or not text.strip():
             st.warning("Paste a listing title first (its description may follow on the next lines).")
@@ -172,8 +175,9 @@ def _paste_form(path: str, key: str) -> Query | None:
 
 def _pick_listing(index, path: str, key: str) -> Query | None:
     """Pick a listing of the index by words of its title or its id."""
-    words = st.text_input("Find a listing of the index", key="pick_words",
+    words = st.text_input("Find a listing of the index", key=restore("pick_words"),
                           placeholder="words of its title, or its listing id")
+    remember("pick_words")
     matches = state.find_listings(path, key, words or "")
     if matches.empty:
         st.warning("No listing's title or id matches those words.")

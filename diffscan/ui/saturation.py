@@ -81,7 +81,7 @@ def render() -> None:
     if landscape is None:
         return
     if landscape.note:
-        st.caption(f"Category level: {plain(landscape.note)}")
+        st.caption(f"Category level: {plain(landscape.note)} Pick another level above to compare.")
     map_slot = st.container()  # drawn last: the projection is slow the first time, the tables are not
     _categories_section(landscape)
     import os

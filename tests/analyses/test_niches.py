@@ -682,3 +682,12 @@ def test_neighbours_searched_by_category_are_those_of_all_centroids(market, demo
                     break
             assert s.neighbour == expected, c.niche_id
     assert elsewhere > 0  # the other-category rule was exercised
+
+
+def test_positioning_says_offer_and_offers_not_offer_s():
+    from diffscan.analyses.niches import positioning
+
+    one = positioning("cork yoga mat", "Sports > Yoga Mats", [], 3, 1, "12 reviews", None)
+    many = positioning("cork yoga mat", "Sports > Yoga Mats", [], 3, 4, "12 reviews", None)
+    assert "across 1 distinct offer," in one and "across 4 distinct offers," in many
+    assert "(s)" not in one + many

@@ -261,7 +261,7 @@ def test_upload_map_build_report_and_switch(app_env):
     at = open_app("catalog")
     assert "MB" in at.file_uploader(key="catalog_upload").label
     limit = catalog_page.upload_limit_mb()
-    assert any(f"Size limit: {limit:,} MB" in c for c in texts(at.caption))
+    assert any(f"Files up to {limit:,} MB can be uploaded here" in c for c in texts(at.caption))
     at.file_uploader(key="catalog_upload").set_value(("my shop.csv", GOOD_CSV, "text/csv")).run()
     assert not at.error
     file_id = at.session_state[catalog_page.STAGED_KEY].file_id
@@ -504,3 +504,31 @@ def test_cli_app_refuses_a_missing_index(tmp_path):
     res = subprocess.run([sys.executable, "-m", "diffscan.cli", "app", "--index", str(tmp_path / "none")],
                          capture_output=True, text=True)
     assert res.returncode == 2 and "No index at" in res.stderr and "Traceback" not in res.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Wording a seller reads, and what the app keeps across pages
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_listing_box_keeps_its_text_across_pages(app_env):
+    at = open_app()
+    at = paste(at, "Stainless steel water bottle 750ml")
+    at.selectbox(key="paste_category").set_value(at.selectbox(key="paste_category").options[1])
+    at.switch_page("diffscan/ui/pages/saturation.py").run()
+    at.switch_page("diffscan/ui/pages/competitors.py").run()
+    assert not at.exception
+    assert at.text_area(key="paste_text").value == "Stainless steel water bottle 750ml"
+    assert any("Ranked competitors" in s for s in texts(at.subheader) + texts(at.markdown))
+
+
+def test_no_command_line_phrases_in_the_app(app_env):
+    phrases = ("--level", "overrides it", "server.maxUploadSize", "config.toml", "diffscan build --", "(s)")
+    for page in ("competitors", "saturation", "niches", "catalog"):
+        at = open_app(page)
+        seen = " ".join(texts(at.caption) + texts(at.markdown) + texts(at.info) + texts(at.title))
+        seen += " ".join(str(getattr(w, "label", "")) + str(getattr(w, "help", "") or "") for w in at.get("file_uploader"))
+        assert not [p for p in phrases if p in seen], (page, [p for p in phrases if p in seen])
+    from diffscan.ui.common import CONTROLS
+
+    assert not any("`diffscan" in text or "--" in text for text in CONTROLS.values())
