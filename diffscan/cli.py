@@ -203,23 +203,29 @@ def models_distill(
 
 
 def _competitor_table(result) -> Table:
-    table = Table(title=f"Competitors of: {result.query_text[:90]}")
+    your = "" if result.query_price is None else f" (your price {result.query_price:,.2f})"
+    table = Table(title=f"Competitors of: {escape(result.query_text[:90])}{your}")
     table.add_column("#", justify="right")
     table.add_column("title (brand)", ratio=4)
     table.add_column("price", justify="right")
-    table.add_column("score sem/lex/fuzzy", justify="right")
+    table.add_column("rating (reviews)", justify="right")
     table.add_column("match")
     table.add_column("shared phrases", ratio=2)
-    table.add_column("unique to query", ratio=2)
+    table.add_column("unique to yours", ratio=2)
+    table.add_column("score sem/lex/fuzzy", justify="right")
     for c in result.competitors:
+        price = "—" if c.price is None else f"{c.price:,.2f}"
+        rating = "—" if c.rating is None else f"{c.rating:.1f}"
+        reviews = "" if c.review_count is None else f" ({c.review_count:,})"
         table.add_row(
             str(c.rank),
-            f"{escape(c.title)} [dim]({escape(c.brand or 'no brand')}; {escape(c.listing_id)})[/]",
-            "" if c.price is None else f"{c.price:,.2f}",
-            f"{c.score:.3f} [dim]{c.semantic:.2f}/{c.lexical:.2f}/{c.fuzzy:.2f}[/]",
+            f"{escape(c.title)} [dim]({escape(c.brand or 'no brand')})[/]",
+            price + (f"\n[dim]{c.price_vs_query}[/]" if c.price_vs_query else ""),
+            rating + reviews,
             match_label(c.near_duplicate, c.kind, c.code_match),
             escape(", ".join(c.shared_phrases[:3])),
             escape(", ".join(c.unique_to_query[:3])),
+            f"{c.score:.3f} [dim]{c.semantic:.2f}/{c.lexical:.2f}/{c.fuzzy:.2f}[/]",
         )
     return table
 
@@ -238,9 +244,11 @@ def competitors(
     max_price: Optional[float] = typer.Option(None, help="Only competitors priced at most this."),
     exclude_brand: list[str] = typer.Option([], help="Leave out this brand (repeatable)."),
     map_: list[str] = typer.Option([], "--map", help="Column mapping for --queries, as for build."),
+    price: Optional[float] = typer.Option(None, "--price", min=0, help="Your price: each competitor's price is compared with it (a listing of the index, --id, has its own)."),
 ) -> None:
     """Who competes with this listing? Ranked twins and substitutes with why they match."""
     from diffscan.analyses.competitors import (
+        Competitor,
         Filters,
         find_competitors,
         find_competitors_batch,
@@ -264,11 +272,12 @@ def competitors(
             idx, loaded.listings, k=k, filters=filters, progress=lambda done, total: p("queries", done, total)))
         if fmt == "table":
             fmt = "csv"
-        text_out = {"csv": lambda: export.to_csv(frame), "json": lambda: export.to_json(export.records(frame)),
+        text_out = {"csv": lambda: export.to_csv(export.competitors_table(frame)),
+                    "json": lambda: export.to_json(export.records(frame)),
                     "jsonl": lambda: export.to_jsonl(export.records(frame))}[fmt]()
         _emit(text_out, out)
         return
-    result = find_competitors(idx, text, listing_id=listing_id, k=k, filters=filters)
+    result = find_competitors(idx, text, listing_id=listing_id, k=k, filters=filters, price=price)
     rows = [c.to_dict() for c in result.competitors]
     if fmt == "table" and out is None:
         console.print(_competitor_table(result))
@@ -277,7 +286,7 @@ def competitors(
         return
     import pandas as pd
 
-    frame = pd.DataFrame(rows)
+    frame = export.competitors_table(pd.DataFrame(rows, columns=list(Competitor.__dataclass_fields__)))
     text_out = {"table": lambda: export.to_csv(frame), "csv": lambda: export.to_csv(frame),
                 "json": lambda: export.to_json(result.to_dict()),
                 "jsonl": lambda: export.to_jsonl(rows)}[fmt]()

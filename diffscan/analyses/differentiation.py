@@ -103,6 +103,7 @@ class Suggestion:
     detail: str  # one sentence a seller can act on
     share: float  # share of the close competitors that state it
     examples: list[str] = field(default_factory=list)  # listing ids that state it
+    example_titles: list[str] = field(default_factory=list)  # their titles, what a seller reads
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -319,6 +320,9 @@ def differentiate(
         + _missing_table_stakes(own, counts, comp_stated, params)
         + _white_space(own, counts, wider_attrs, [c.listing_id for c in wider], params, segmenter)
     )
+    titles = df["title"]
+    for s in suggestions:
+        s.example_titles = [str(titles.iat[r]) for r in (index.row_of(i) for i in s.examples) if r is not None]
     return Differentiation(
         listing_id=None if listing_id is None else str(listing_id), title=title, text=result.query_text,
         score=score, components=parts, nearest_similarity=nearest, compared=n, near_duplicates=near,

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from diffscan.analyses import clusters as cl
+from diffscan.analyses.competitors import price_position
 from diffscan.analyses.differentiation import (
     Point,
     count_keys,
@@ -793,16 +794,21 @@ def _name(c: _Candidate, keywords: list[str], cluster_label: str | None) -> str:
     return f"{attrs}: {', '.join(words)}" if words else attrs or ", ".join(keywords[:3])
 
 
-def _top_competitors(c: _Candidate, ctx: _Context) -> list[dict]:
-    """The niche's listings with the most demand: who a new listing would compete with."""
+def _top_competitors(c: _Candidate, ctx: _Context, median: float | None = None) -> list[dict]:
+    """The niche's listings with the most demand: who a new listing would compete with, each price read
+    against the niche's `median` price."""
     df = ctx.index.listings
     values = np.nan_to_num(ctx.demand.values[c.rows], nan=-1.0)
     order = c.rows[np.argsort(-values, kind="stable")[:ctx.candidates.top_competitors]]
     out = []
     for r in order:
         rec = df.iloc[int(r)]
-        out.append({"listing_id": str(rec["listing_id"]), "title": str(rec["title"]), "brand": str(rec["brand"]),
-                    "price": _num(rec["price"]), "rating": _num(rec["rating"]), "review_count": _num(rec["review_count"])})
+        price = _num(rec["price"])
+        url = rec["url"] if "url" in rec else ""
+        out.append({"title": str(rec["title"]), "price": price,
+                    "price_vs_niche": price_position(price, median),
+                    "rating": _num(rec["rating"]), "review_count": _num(rec["review_count"]), "brand": str(rec["brand"]),
+                    "url": url if isinstance(url, str) else "", "listing_id": str(rec["listing_id"])})
     return out
 
 
@@ -893,7 +899,7 @@ def _describe(s: _Scored, rank: int, ctx: _Context, labels: dict[str, tuple[str,
         rank=rank, niche_id=c.niche_id, kind=c.kind, name=name, keywords=keywords, category=c.category,
         attributes=attrs, size=len(c.rows), distinct_offers=s.distinct, demand_source=s.source,
         demand=round(s.demand, 2) if math.isfinite(s.demand) else None, demand_label=text, opportunity=s.opportunity, components=s.components,
-        price_low=band[0], price_median=band[1], price_high=band[2], top_competitors=_top_competitors(c, ctx),
+        price_low=band[0], price_median=band[1], price_high=band[2], top_competitors=_top_competitors(c, ctx, band[1]),
         neighbour=neighbour, usps=usps,
         positioning=positioning(name, c.category, usps, len(c.rows), s.distinct, text, neighbour, usp=ctx.neighbours.usp),
         listing_ids=[str(x) for x in index.listings["listing_id"].to_numpy()[c.rows]],
@@ -1028,6 +1034,15 @@ def _step(progress: Progress | None, stage: str, done: int) -> None:
 # ---- exports ------------------------------------------------------------------------------------------
 
 
+def _competitor_cell(t: dict) -> str:
+    """A top competitor in a spreadsheet cell: its title and price as a seller reads them, no id."""
+    price = t.get("price")
+    if price is None:
+        return t["title"]
+    position = t.get("price_vs_niche")
+    return f"{t['title']} ({price:,.2f}{', ' + position if position else ''})"
+
+
 def niches_frame(niches: list[Niche]) -> pd.DataFrame:
     """One row per niche, flat enough for a spreadsheet (lists joined with '; ')."""
     rows = []
@@ -1041,7 +1056,7 @@ def niches_frame(niches: list[Niche]) -> pd.DataFrame:
             "usps": [u.text for u in n.usps], "positioning": n.positioning, "keywords": n.keywords,
             "attributes": n.attributes,
             "neighbour": (n.neighbour or {}).get("label", ""), "neighbour_size": (n.neighbour or {}).get("size"),
-            "top_competitors": [f"{t['title']} ({t['listing_id']})" for t in n.top_competitors],
+            "top_competitors": [_competitor_cell(t) for t in n.top_competitors],
             "niche_id": n.niche_id,
         })
     return pd.DataFrame(rows)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from diffscan.analyses.competitors import DEFAULT_WEIGHTS, CompetitorResult
+from diffscan.analyses.competitors import DEFAULT_WEIGHTS, Competitor, CompetitorResult
 from diffscan.core.lexical import NGRAM_RANGE
 from diffscan.present import export
 from diffscan.present.labels import match_label
@@ -59,37 +59,17 @@ def badge_style(badge: str) -> str:
 
 
 def competitor_frame(result: CompetitorResult) -> pd.DataFrame:
-    """The ranked competitors as the page's table (one row per competitor, lists kept as lists)."""
-    rows = [
-        {
-            "rank": c.rank,
-            "match": match_badge(c.near_duplicate, c.kind, c.code_match),
-            "title": c.title,
-            "brand": c.brand,
-            "price": c.price,
-            "score": c.score,
-            "semantic": c.semantic,
-            "lexical": c.lexical,
-            "fuzzy": c.fuzzy,
-            "shared_phrases": c.shared_phrases,
-            "unique_to_query": c.unique_to_query,
-            "unique_to_competitor": c.unique_to_competitor,
-            "category": c.category,
-            "listing_id": c.listing_id,
-        }
-        for c in result.competitors
-    ]
-    columns = ["rank", "match", "title", "brand", "price", "score", "semantic", "lexical", "fuzzy",
-               "shared_phrases", "unique_to_query", "unique_to_competitor", "category", "listing_id"]
-    return pd.DataFrame(rows, columns=columns)
+    """The ranked competitors as the page's table (`export.competitors_table`: the seller's columns first)."""
+    rows = pd.DataFrame([c.to_dict() for c in result.competitors],
+                        columns=list(Competitor.__dataclass_fields__))
+    return export.competitors_table(rows)
 
 
 def competitor_downloads(result: CompetitorResult) -> list[Download]:
     """CSV (spreadsheet-safe) and JSON of the competitors, the same content as `diffscan competitors`."""
     document = once(result.to_dict)
     return [
-        Download("CSV", lambda: export.to_csv(pd.DataFrame(document()["competitors"])).encode("utf-8"),
-                 "competitors.csv", "text/csv"),
+        Download("CSV", lambda: export.to_csv(competitor_frame(result)).encode("utf-8"), "competitors.csv", "text/csv"),
         Download("JSON", lambda: export.to_json(document()).encode("utf-8"), "competitors.json", "application/json"),
     ]
 
@@ -109,7 +89,8 @@ def points_frame(points) -> pd.DataFrame:
 def suggestions_frame(suggestions) -> pd.DataFrame:
     """Suggestions as a table: what to add, why, and example listings that state it."""
     return pd.DataFrame(
-        [{"add": s.text, "why": s.reason, "detail": s.detail, "examples": s.examples} for s in suggestions],
+        [{"add": s.text, "why": s.reason, "detail": s.detail, "examples": s.example_titles or s.examples}
+         for s in suggestions],
         columns=["add", "why", "detail", "examples"],
     )
 
@@ -205,7 +186,8 @@ def _filter_controls(path: str, key: str, query: Query) -> tuple[int, tuple]:
 
 def _show_competitors(path: str, key: str, query: Query, k: int, filters: tuple) -> None:
     """The ranked competitors table and its downloads."""
-    result = guarded(state.competitors_of, path, key, query.text, query.listing_id, k, query.category_path, filters)
+    result = guarded(state.competitors_of, path, key, query.text, query.listing_id, k, query.category_path, filters,
+                     query.price)
     if result is None:
         return
     comps = result.competitors
@@ -220,14 +202,24 @@ def _show_competitors(path: str, key: str, query: Query, k: int, filters: tuple)
     m2.metric("Twins (same product)", sum(c.kind == "twin" for c in comps))
     m3.metric("Substitutes", sum(c.kind == "substitute" for c in comps))
     frame = competitor_frame(result)
+    numbers = {c: f for c, f in (("price", "{:,.2f}"), ("rating", "{:.1f}"), ("review_count", "{:,.0f}"),
+                                 ("score", "{:.3f}"), ("semantic", "{:.2f}"), ("lexical", "{:.2f}"), ("fuzzy", "{:.2f}"))
+               if c in frame}
+    styled = frame.style.map(badge_style, subset=["match"]).format(numbers, na_rep="—")  # unknown: a dash, not "None"
     st.dataframe(
-        frame.style.map(badge_style, subset=["match"]), hide_index=True, key="competitor_table",
+        styled, hide_index=True, key="competitor_table",
         column_config={
             "rank": st.column_config.NumberColumn("#", width="small"),
             "match": st.column_config.TextColumn("match", help="near-duplicate: a shopper could not tell them apart; "
                                                  "twin: the same product; substitute: another product for the same need"),
             "title": st.column_config.TextColumn("title", width="large"),
             "price": st.column_config.NumberColumn("price", format="%.2f"),
+            "price_vs_query": st.column_config.TextColumn(
+                "vs your price", help="The competitor's price against yours (the price you gave, or your listing's)."),
+            "rating": st.column_config.NumberColumn("rating", format="%.1f", help="0-5 stars"),
+            "review_count": st.column_config.NumberColumn("reviews", format="%d"),
+            "url": st.column_config.LinkColumn("link", display_text="open", width="small"),
+            "listing_id": st.column_config.TextColumn("listing id", width="small"),
             "score": st.column_config.ProgressColumn(
                 "score", min_value=0.0, max_value=MAX_SCORE, format="%.3f",
                 help=DEFAULT_WEIGHTS.formula("·")),

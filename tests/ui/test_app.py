@@ -532,3 +532,58 @@ def test_no_command_line_phrases_in_the_app(app_env):
     from diffscan.ui.common import CONTROLS
 
     assert not any("`diffscan" in text or "--" in text for text in CONTROLS.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables a seller reads
+# ---------------------------------------------------------------------------------------------
+
+
+def test_competitor_table_reads_like_a_seller_wants(app_env):
+    at = open_app()
+    at.text_area(key="paste_text").input("Stainless Steel Insulated Water Bottle 750ml, leak proof")
+    at.number_input(key="paste_price").set_value(20.0)
+    at = button(at, "Find competitors").click().run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    columns = list(table.columns)
+    assert columns[:8] == ["rank", "match", "title", "price", "price_vs_query", "rating", "review_count", "brand"]
+    assert columns[-1] == "listing_id" and "url" in columns  # the id last, the link when the catalog has one
+    assert table["url"].str.startswith("https://").all()
+    assert table["price_vs_query"].str.contains(r"^(?:\d+% (?:cheaper|dearer)|same price)$").all()
+    assert table["rating"].dropna().between(0, 5).all() and table["rating"].notna().any()
+    assert (table["review_count"].dropna() >= 0).all()
+    assert "None" not in table.astype(str).to_numpy()
+    suggestions = frame_with(at, "examples")
+    if len(suggestions):  # "stated by e.g." names listings by their titles, not their ids
+        ids = set(app_env.listings["listing_id"])
+        titles = set(app_env.listings["title"])
+        examples = [e for row in suggestions["examples"] for e in row]
+        assert examples and not set(examples) & ids and set(examples) <= titles
+
+
+def test_competitor_table_leaves_a_missing_price_blank():
+    from diffscan.analyses.competitors import Competitor, CompetitorResult
+    from diffscan.present import export
+    from diffscan.ui import competitors as page
+
+    base = dict(listing_id="0f" * 16, title="Mug", brand="", category="Home", score=0.5, semantic=0.5, lexical=0.1,
+                fuzzy=0.2, code_match=False, same_category=True, near_duplicate=False, kind="substitute")
+    result = CompetitorResult("mug", None, [Competitor(rank=1, price=None, **base), Competitor(rank=2, price=3.5, **base)])
+    frame = page.competitor_frame(result)
+    assert frame["price"].isna().iloc[0] and frame["price"].iloc[1] == 3.5 and "url" not in frame  # no links: no column
+    csv_text = export.to_csv(frame)
+    assert "None" not in csv_text and csv_text.splitlines()[0].startswith("rank,match,title,price,price_vs_query")
+    downloads = {d.file_name: d.data.decode("utf-8") for d in page.competitor_downloads(result)}
+    assert "None" not in downloads["competitors.csv"] and '"price": null' in downloads["competitors.json"]
+
+
+def test_niche_detail_lists_competitors_by_title_with_price_position(app_env):
+    at = open_app("niches")
+    top = frame_with(at, "price_vs_niche")
+    assert list(top.columns[:4]) == ["title", "price", "price_vs_niche", "rating"] and top.columns[-1] == "listing_id"
+    assert top["title"].isin(set(app_env.listings["title"])).all()
+    positions = top["price_vs_niche"][top["price"].notna()]
+    assert positions.str.contains(r"^(?:\d+% (?:cheaper|dearer)|same price)$").all()
+    every = frame_with(at, "brand")
+    assert list(at.dataframe[-1].value.columns)[0] == "title" or "title" in every.columns
