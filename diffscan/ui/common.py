@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import pandas as pd
 import streamlit as st
 
 from diffscan.errors import DiffscanError
@@ -130,3 +131,24 @@ def remember(*keys: str) -> None:
     for key in keys:
         if key in st.session_state:
             st.session_state[_KEPT + key] = st.session_state[key]
+
+
+# How prices, ratings and review counts read in tables; `dashed` writes an unknown one as a dash.
+NUMBER_FORMATS = {"price": "{:,.2f}", "rating": "{:.1f}", "review_count": "{:,.0f}"}
+
+
+def dashed(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its price, rating and review columns as text, an unknown one a dash: Streamlit's
+    table writes a missing number as "None" whatever the format or Styler says. (Sorting those columns
+    then sorts text; the CSV and JSON downloads keep the numbers.)"""
+    out = frame.copy()
+    for column, fmt in NUMBER_FORMATS.items():
+        if column in out:
+            out[column] = [("—" if v is None or v != v else fmt.format(v)) for v in out[column]]
+    return out
+
+
+def dashed_columns(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> dict:
+    """Column configs for the columns `dashed` made text: right-aligned like numbers."""
+    labels = {"review_count": "reviews", **(labels or {})}
+    return {c: st.column_config.TextColumn(labels.get(c, c), alignment="right") for c in NUMBER_FORMATS if c in frame}

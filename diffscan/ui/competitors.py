@@ -13,7 +13,7 @@ from diffscan.core.lexical import NGRAM_RANGE
 from diffscan.present import export
 from diffscan.present.labels import match_label
 from diffscan.ui import state
-from diffscan.ui.common import Download, download_buttons, guarded, once, plain, remember, restore
+from diffscan.ui.common import Download, download_buttons, guarded, once, plain, dashed, dashed_columns, remember, restore
 
 PASTE, PICK = "Paste a listing", "A listing of the index"
 ANY = "(any)"
@@ -202,10 +202,7 @@ def _show_competitors(path: str, key: str, query: Query, k: int, filters: tuple)
     m2.metric("Twins (same product)", sum(c.kind == "twin" for c in comps))
     m3.metric("Substitutes", sum(c.kind == "substitute" for c in comps))
     frame = competitor_frame(result)
-    numbers = {c: f for c, f in (("price", "{:,.2f}"), ("rating", "{:.1f}"), ("review_count", "{:,.0f}"),
-                                 ("score", "{:.3f}"), ("semantic", "{:.2f}"), ("lexical", "{:.2f}"), ("fuzzy", "{:.2f}"))
-               if c in frame}
-    styled = frame.style.map(badge_style, subset=["match"]).format(numbers, na_rep="—")  # unknown: a dash, not "None"
+    styled = dashed(frame).style.map(badge_style, subset=["match"])
     st.dataframe(
         styled, hide_index=True, key="competitor_table",
         column_config={
@@ -213,11 +210,9 @@ def _show_competitors(path: str, key: str, query: Query, k: int, filters: tuple)
             "match": st.column_config.TextColumn("match", help="near-duplicate: a shopper could not tell them apart; "
                                                  "twin: the same product; substitute: another product for the same need"),
             "title": st.column_config.TextColumn("title", width="large"),
-            "price": st.column_config.NumberColumn("price", format="%.2f"),
+            **dashed_columns(frame),
             "price_vs_query": st.column_config.TextColumn(
                 "vs your price", help="The competitor's price against yours (the price you gave, or your listing's)."),
-            "rating": st.column_config.NumberColumn("rating", format="%.1f", help="0-5 stars"),
-            "review_count": st.column_config.NumberColumn("reviews", format="%d"),
             "url": st.column_config.LinkColumn("link", display_text="open", width="small"),
             "listing_id": st.column_config.TextColumn("listing id", width="small"),
             "score": st.column_config.ProgressColumn(

@@ -8,7 +8,7 @@ import streamlit as st
 
 from diffscan.present import export
 from diffscan.ui import state
-from diffscan.ui.common import Download, download_buttons, formula, guarded, once, plain
+from diffscan.ui.common import Download, download_buttons, formula, guarded, once, plain, dashed, dashed_columns
 from diffscan.ui.competitors import points_frame
 
 ANY = "(any)"
@@ -170,14 +170,11 @@ def _detail(index, niches: list) -> None:
     with right:
         st.markdown("**Top competitors** · most demand first")
         top = competitors_frame(n)
-        st.dataframe(top.style.format({c: f for c, f in (("price", "{:,.2f}"), ("rating", "{:.1f}"),
-                                                         ("review_count", "{:,.0f}")) if c in top}, na_rep="—"),
-                     hide_index=True, key="niche_competitors",
+        st.dataframe(dashed(top), hide_index=True, key="niche_competitors",
                      column_config={"title": st.column_config.TextColumn("title", width="large"),
-                                    "price": st.column_config.NumberColumn("price", format="%.2f"),
+                                    **dashed_columns(top),
                                     "price_vs_niche": st.column_config.TextColumn(
                                         "vs the niche", help="Its price against the niche's median price."),
-                                    "review_count": st.column_config.NumberColumn("reviews", format="%d"),
                                     "url": st.column_config.LinkColumn("link", display_text="open", width="small"),
                                     "listing_id": st.column_config.TextColumn("listing id", width="small")})
     with st.expander(f"All {n.size:,} listings of the niche", icon=":material/list:"):

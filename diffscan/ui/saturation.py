@@ -47,7 +47,8 @@ def cluster_listings(index, landscape, cluster_id: str, limit: int = SAMPLE_LIST
     listings = index.listings.iloc[rows][["listing_id", "title", "brand", "price"]].reset_index(drop=True)
     listings["near_duplicate_group"] = assignments["near_duplicate_group"].iloc[rows].to_numpy()
     listings["knn_similarity"] = assignments["knn_similarity"].iloc[rows].to_numpy()
-    return listings.sort_values(["near_duplicate_group", "listing_id"], kind="stable").head(limit).reset_index(drop=True)
+    listings = listings.sort_values(["near_duplicate_group", "listing_id"], kind="stable").head(limit)
+    return listings[["title", "brand", "price", "near_duplicate_group", "knn_similarity", "listing_id"]].reset_index(drop=True)
 
 
 def saturation_downloads(landscape) -> list[Download]:
@@ -213,5 +214,6 @@ def _drill_down(index, landscape) -> None:
                  column_config={"title": st.column_config.TextColumn("title", width="large"),
                                 "price": st.column_config.NumberColumn("price", format="%.2f"),
                                 "near_duplicate_group": st.column_config.NumberColumn("look-alike group"),
-                                "knn_similarity": st.column_config.NumberColumn("similarity", format="%.2f")})
+                                "knn_similarity": st.column_config.NumberColumn("similarity", format="%.2f"),
+                                "listing_id": st.column_config.TextColumn("listing id", width="small")})
     st.caption("Listings sharing a look-alike group are near-duplicates: a shopper could not tell them apart.")

@@ -1,7 +1,8 @@
-"""One real-browser check: `streamlit run app.py` served headless, driven by Playwright on Debian's Chromium.
+"""Real-browser checks: the app served headless as `diffscan app` starts it, driven by Playwright on Debian's Chromium.
 
 No browser is downloaded: Playwright drives /usr/bin/chromium (`.ci/run` installs it with apt-get).
-The screenshot and the measured timings land in tests/artifacts/ (git-ignored).
+The screenshots (one per page, tests/artifacts/pages/) and the measured timings land in tests/artifacts/
+(git-ignored; `.ci/run` copies them to $CI_ARTIFACTS).
 """
 
 from __future__ import annotations
@@ -202,3 +203,88 @@ def test_paste_a_listing_and_see_its_competitors(server):
     print(f"\nbrowser timings: {timings}")
     # The targets are 10 s and 1 s on an idle machine; here only gross regressions fail the test.
     assert first_page_s < 60 and answer_s < 30 and warm_s < 30, timings
+
+
+# ---- every page as a seller sees it: a screenshot each (tests/artifacts/pages/) and what must be there ----
+
+PAGES_DIR = ARTIFACTS / "pages"
+
+
+def _open(page, title: str, ready: str) -> None:
+    """Open a page from the sidebar, as a seller does (a new URL would start a new session), and wait for
+    `ready` (a CSS selector) and the end of the script run."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    page.locator(ready).first.wait_for(timeout=UI_TIMEOUT_MS)
+    _wait_idle(page)
+
+
+def _shoot(page, name: str) -> None:
+    page.set_viewport_size({"width": 1440, "height": 2600})  # Streamlit scrolls inside its own container
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(PAGES_DIR / f"{name}.png"))
+    page.set_viewport_size({"width": 1440, "height": 1000})
+
+
+def _headers(page) -> list[str]:
+    """The column headers of every table drawn (the data grid keeps an accessible copy of them)."""
+    page.locator('[data-testid="stDataFrame"] [role="columnheader"]').first.wait_for(state="attached", timeout=UI_TIMEOUT_MS)
+    return [h.strip() for h in page.locator('[data-testid="stDataFrame"] [role="columnheader"]').all_text_contents()]
+
+
+def test_every_page_shows_what_a_seller_must_see(server, demo_index):
+    from playwright.sync_api import expect, sync_playwright
+
+    from diffscan.analyses.landscape import analyze_landscape
+
+    PAGES_DIR.mkdir(parents=True, exist_ok=True)
+    crowded = analyze_landscape(demo_index).categories.query("crowded")["category"].tolist()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            # Competitors: the seller's columns first, visible without scrolling sideways
+            page.goto(server.url)
+            page.get_by_role("textbox", name="Listing").wait_for(timeout=UI_TIMEOUT_MS)
+            _wait_idle(page)
+            page.get_by_role("textbox", name="Listing").fill(QUERY)
+            page.get_by_label("Your price (optional)").fill("20")
+            page.get_by_role("button", name="Find competitors").click()
+            expect(page.get_by_text("Ranked competitors")).to_be_visible(timeout=UI_TIMEOUT_MS)
+            expect(page.get_by_text("Differentiation score")).to_be_visible(timeout=UI_TIMEOUT_MS)
+            _wait_idle(page)
+            headers = _headers(page)
+            cells = [c.strip() for c in page.locator('[data-testid="stDataFrame"] [role="gridcell"]').all_text_contents()]
+            assert "None" not in cells  # an unknown rating or price reads as a dash
+            assert any(c.endswith(("cheaper", "dearer")) or c == "same price" for c in cells)
+            for column in ("match", "title", "price", "vs your price", "rating", "reviews"):
+                assert column in headers, (column, headers)
+            assert headers.index("title") < headers.index("price") < headers.index("rating")
+            _shoot(page, "competitors")
+            # Saturation map: every crowded category named in the map's legend, the verdict column
+            _open(page, "Saturation map", ".legendtext")
+            legend = page.locator(".legendtext").all_text_contents()
+            for category in crowded:
+                assert any(category.split(" > ")[-1] in entry and "crowded" in entry for entry in legend), (category, legend)
+            assert "verdict" in _headers(page) and "saturation" in _headers(page)
+            expect(page.get_by_text("too few listings to judge").first).to_be_visible()
+            _shoot(page, "saturation")
+            # Niches: the shortlist and the first niche's competitors by title, priced against the niche
+            _open(page, "Niches", '[data-testid="stDataFrame"]')
+            expect(page.locator("h3").filter(has_text="1. ").first).to_be_visible(timeout=UI_TIMEOUT_MS)
+            assert {"title", "price", "vs the niche"} <= set(_headers(page))
+            _shoot(page, "niches")
+            # Changes and Catalog: open without errors, in a seller's words
+            _open(page, "Changes", "h1")
+            expect(page.locator("h1").filter(has_text="Changes")).to_be_visible()
+            _shoot(page, "changes")
+            _open(page, "Catalog", '[data-testid="stFileUploader"]')
+            expect(page.get_by_text("can be uploaded here")).to_be_visible()
+            assert "config.toml" not in page.content() and "maxUploadSize" not in page.inner_text("body")
+            _shoot(page, "catalog")
+            # Back on Competitors the pasted listing is still there
+            page.get_by_test_id("stSidebarNav").get_by_role("link", name="Competitors").click()
+            expect(page.get_by_role("textbox", name="Listing")).to_have_value(QUERY, timeout=UI_TIMEOUT_MS)
+            assert page.get_by_test_id("stException").count() == 0
+        finally:
+            browser.close()
+    assert sorted(f.stem for f in PAGES_DIR.glob("*.png")) == ["catalog", "changes", "competitors", "niches", "saturation"]
