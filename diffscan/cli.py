@@ -22,10 +22,35 @@ from rich.progress import (
 from rich.table import Table
 
 from diffscan.catalog.demo import DEMO_CATALOG, REPO_ROOT
+from diffscan.core.text import plural
 from diffscan.errors import DiffscanError, QueryError
 from diffscan.present.labels import match_label
 
+def _plain_flags(params: list) -> list:
+    """Flags shown without a value type: typer 0.29 prints `<bool>` after `--update` or `--help`, which
+    take no value and read as if they wanted one."""
+    for param in params:
+        if getattr(param, "is_flag", False):
+            param.display_type_rich = lambda ctx: None  # no type column for a flag
+    return params
+
+
+class Command(typer.core.TyperCommand):
+    """Every diffscan command: its help lists flags plainly (`_plain_flags`)."""
+
+    def get_params(self, ctx):
+        return _plain_flags(super().get_params(ctx))
+
+
+class Group(typer.core.TyperGroup):
+    """`diffscan` and `diffscan models`: their help lists flags plainly (`_plain_flags`)."""
+
+    def get_params(self, ctx):
+        return _plain_flags(super().get_params(ctx))
+
+
 app = typer.Typer(
+    cls=Group,
     help="diffscan: who competes with a listing, where a market is crowded, and where there is room to stand out.",
     no_args_is_help=True,
     add_completion=False,
@@ -115,7 +140,7 @@ def run_build(catalog: Path, out: Path, model: Optional[str], mapping: list[str]
     return index
 
 
-@app.command()
+@app.command(cls=Command)
 def build(
     catalog: Path = typer.Argument(..., help="Catalog file: .csv .tsv .json .jsonl .parquet .xlsx"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Index folder to write (default: $DIFFSCAN_INDEX or .diffscan/index)."),
@@ -123,7 +148,7 @@ def build(
     map_: list[str] = typer.Option([], "--map", help="Column mapping FIELD=COLUMN, e.g. --map title=product_name --map category=cat1,cat2."),
     description_chars: int = typer.Option(300, help="How much of each description joins the title in the embedded text."),
     update: bool = typer.Option(False, "--update", help="Update the existing index from this new export: embed only new and edited listings (by listing_id and text), drop listings no longer in it."),
-    engine: str = typer.Option("local", "--engine", help="'local', or 'ray' to embed on a Ray cluster (needs the 'distributed' extra: pip install -e '.[distributed]')."),
+    engine: str = typer.Option("local", "--engine", help="'local', or 'ray' to embed on a Ray cluster (needs the 'distributed' extra: pip install -e '.\\[distributed]')."),
     address: Optional[str] = typer.Option(None, "--address", help="With --engine ray: the cluster address (default: $RAY_ADDRESS, else a local single-node cluster)."),
     limit: list[str] = typer.Option([], "--limit", help="Raise or lower a load limit NAME=VALUE, e.g. --limit max_rows=10M --limit max_bytes=4GiB (names and defaults: README, 'Load limits')."),
 ) -> None:
@@ -143,12 +168,12 @@ def build(
               limits=parse_limits(limit))
 
 
-models_app = typer.Typer(help="Model tiers: the bundled MiniLM and the fast static tier distilled from it.",
+models_app = typer.Typer(cls=Group, help="Model tiers: the bundled MiniLM and the fast static tier distilled from it.",
                          no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
 
-@models_app.command("list")
+@models_app.command("list", cls=Command)
 def models_list() -> None:
     """Show the models diffscan can use here and whether each is ready."""
     from diffscan.encoder.models import list_models, models_dir
@@ -162,7 +187,7 @@ def models_list() -> None:
     console.print(table)
 
 
-@models_app.command("distill")
+@models_app.command("distill", cls=Command)
 def models_distill(
     force: bool = typer.Option(False, "--force", help="Distill again even if the static model exists."),
     dims: int = typer.Option(256, "--dims", min=16, max=384, help="Output dimension (PCA)."),
@@ -178,28 +203,34 @@ def models_distill(
 
 
 def _competitor_table(result) -> Table:
-    table = Table(title=f"Competitors of: {result.query_text[:90]}")
+    your = "" if result.query_price is None else f" (your price {result.query_price:,.2f})"
+    table = Table(title=f"Competitors of: {escape(result.query_text[:90])}{your}")
     table.add_column("#", justify="right")
     table.add_column("title (brand)", ratio=4)
     table.add_column("price", justify="right")
-    table.add_column("score sem/lex/fuzzy", justify="right")
+    table.add_column("rating (reviews)", justify="right")
     table.add_column("match")
     table.add_column("shared phrases", ratio=2)
-    table.add_column("unique to query", ratio=2)
+    table.add_column("unique to yours", ratio=2)
+    table.add_column("score sem/lex/fuzzy", justify="right")
     for c in result.competitors:
+        price = "—" if c.price is None else f"{c.price:,.2f}"
+        rating = "—" if c.rating is None else f"{c.rating:.1f}"
+        reviews = "" if c.review_count is None else f" ({c.review_count:,})"
         table.add_row(
             str(c.rank),
-            f"{escape(c.title)} [dim]({escape(c.brand or 'no brand')}; {escape(c.listing_id)})[/]",
-            "" if c.price is None else f"{c.price:,.2f}",
-            f"{c.score:.3f} [dim]{c.semantic:.2f}/{c.lexical:.2f}/{c.fuzzy:.2f}[/]",
+            f"{escape(c.title)} [dim]({escape(c.brand or 'no brand')})[/]",
+            price + (f"\n[dim]{c.price_vs_query}[/]" if c.price_vs_query else ""),
+            rating + reviews,
             match_label(c.near_duplicate, c.kind, c.code_match),
             escape(", ".join(c.shared_phrases[:3])),
             escape(", ".join(c.unique_to_query[:3])),
+            f"{c.score:.3f} [dim]{c.semantic:.2f}/{c.lexical:.2f}/{c.fuzzy:.2f}[/]",
         )
     return table
 
 
-@app.command()
+@app.command(cls=Command)
 def competitors(
     text: Optional[str] = typer.Argument(None, help="Listing text to search with (title, optionally description)."),
     listing_id: Optional[str] = typer.Option(None, "--id", help="Search with a listing of the index (it is left out of its results)."),
@@ -213,9 +244,11 @@ def competitors(
     max_price: Optional[float] = typer.Option(None, help="Only competitors priced at most this."),
     exclude_brand: list[str] = typer.Option([], help="Leave out this brand (repeatable)."),
     map_: list[str] = typer.Option([], "--map", help="Column mapping for --queries, as for build."),
+    price: Optional[float] = typer.Option(None, "--price", min=0, help="Your price: each competitor's price is compared with it (a listing of the index, --id, has its own)."),
 ) -> None:
     """Who competes with this listing? Ranked twins and substitutes with why they match."""
     from diffscan.analyses.competitors import (
+        Competitor,
         Filters,
         find_competitors,
         find_competitors_batch,
@@ -239,11 +272,12 @@ def competitors(
             idx, loaded.listings, k=k, filters=filters, progress=lambda done, total: p("queries", done, total)))
         if fmt == "table":
             fmt = "csv"
-        text_out = {"csv": lambda: export.to_csv(frame), "json": lambda: export.to_json(export.records(frame)),
+        text_out = {"csv": lambda: export.to_csv(export.competitors_table(frame)),
+                    "json": lambda: export.to_json(export.records(frame)),
                     "jsonl": lambda: export.to_jsonl(export.records(frame))}[fmt]()
         _emit(text_out, out)
         return
-    result = find_competitors(idx, text, listing_id=listing_id, k=k, filters=filters)
+    result = find_competitors(idx, text, listing_id=listing_id, k=k, filters=filters, price=price)
     rows = [c.to_dict() for c in result.competitors]
     if fmt == "table" and out is None:
         console.print(_competitor_table(result))
@@ -252,7 +286,7 @@ def competitors(
         return
     import pandas as pd
 
-    frame = pd.DataFrame(rows)
+    frame = export.competitors_table(pd.DataFrame(rows, columns=list(Competitor.__dataclass_fields__)))
     text_out = {"table": lambda: export.to_csv(frame), "csv": lambda: export.to_csv(frame),
                 "json": lambda: export.to_json(result.to_dict()),
                 "jsonl": lambda: export.to_jsonl(rows)}[fmt]()
@@ -308,7 +342,7 @@ def _niches_table(niches) -> Table:
     return table
 
 
-@app.command(help=_niches_help())
+@app.command(cls=Command, help=_niches_help())
 def niches(
     index: Optional[Path] = IndexOpt,
     top: int = typer.Option(20, "--top", "-n", min=1, max=500, help="How many niches to list."),
@@ -360,7 +394,7 @@ def _differentiate_help() -> str:
             + DIFFERENTIATION_FORMULA)
 
 
-@app.command(help=_differentiate_help())
+@app.command(cls=Command, help=_differentiate_help())
 def differentiate(
     text: Optional[str] = typer.Argument(None, help="Listing text (title, optionally a description)."),
     listing_id: Optional[str] = typer.Option(None, "--id", help="A listing of the index instead of pasted text."),
@@ -385,7 +419,7 @@ def differentiate(
     console.print(
         f"Differentiation score [bold]{d.score:.0f}[/]/100 (distance {c['distance']:.2f}, unique share "
         f"{c['unique_share']:.2f}, no near-duplicates {c['no_near_duplicates']:.2f}); compared with {d.compared} "
-        f"competitors, {d.near_duplicates} near-duplicate(s), mean similarity of the nearest {d.nearest_similarity:.2f}."
+        f"competitors, {plural(d.near_duplicates, 'near-duplicate')}, mean similarity of the nearest {d.nearest_similarity:.2f}."
     )
     from diffscan.analyses.usps import USP
 
@@ -410,12 +444,19 @@ def differentiate(
     console.print(nearest)
 
 
+# What keeps the app on this machine (the same as .streamlit/config.toml, which Streamlit reads only when
+# started in the repository): no usage statistics, served on loopback, and a named address, so Streamlit
+# does not probe 8.8.8.8 and checkip.amazonaws.com for its "Network URL" and "External URL".
+OFFLINE_FLAGS = ("--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1",
+                 "--browser.serverAddress", "localhost")
+
+
 def app_command_line(index: Optional[Path], port: Optional[int], headless: bool) -> list[str]:
     """The `streamlit run app.py` command for `diffscan app` (the index goes after `--`)."""
     from diffscan.catalog.limits import UPLOAD_LIMIT_MB
 
     command = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"),
-               "--server.maxUploadSize", str(UPLOAD_LIMIT_MB), "--browser.gatherUsageStats", "false"]
+               "--server.maxUploadSize", str(UPLOAD_LIMIT_MB), *OFFLINE_FLAGS]
     if port is not None:
         command += ["--server.port", str(port)]
     if headless:
@@ -425,7 +466,7 @@ def app_command_line(index: Optional[Path], port: Optional[int], headless: bool)
     return command
 
 
-@app.command("app")
+@app.command("app", cls=Command)
 def app_command(
     index: Optional[Path] = typer.Option(None, "--index", "-i", help="Index folder to open (default: $DIFFSCAN_INDEX, else the demo corpus, built on first run)."),
     port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Port to serve on (default 8501)."),
@@ -458,7 +499,10 @@ def _saturation_help() -> str:
 
 
 def _saturation_table(landscape, top: int) -> Table:
-    table = Table(title=f"Saturation by category (level {landscape.level})", caption=landscape.note)
+    from diffscan.analyses.landscape import TOO_FEW
+
+    table = Table(title=f"Saturation by category (level {landscape.level})",
+                  caption=f"{landscape.note} --level N picks another level.")
     for name, justify in (("#", "right"), ("category", "left"), ("listings", "right"), ("offers", "right"),
                           ("near-dup", "right"), ("kNN sim", "right"), ("eff. clusters", "right"),
                           ("top brand", "right"), ("price spread", "right"), ("labels", "right"),
@@ -468,7 +512,9 @@ def _saturation_table(landscape, top: int) -> Table:
         table.add_row(
             str(r.rank), escape(r.category), f"{r.listings:,}", f"{r.distinct_offers:,}", f"{r.near_duplicate_share:.2f}",
             _fmt(r.mean_knn_similarity), f"{r.effective_clusters:.1f}", _fmt(r.top_brand_share), _fmt(r.price_spread),
-            f"{r.label_completeness:.2f}", f"[bold]{r.saturation_score:.1f}[/]", "[red]crowded[/]" if r.crowded else "",
+            f"{r.label_completeness:.2f}",
+            f"[bold]{r.saturation_score:.1f}[/]" if r.judged else f"[dim]{r.saturation_score:.1f}[/]",
+            "[red]crowded[/]" if r.crowded else ("" if r.judged else f"[dim]{TOO_FEW}[/]"),
         )
     return table
 
@@ -477,7 +523,7 @@ def _fmt(value: float) -> str:
     return "–" if value != value else f"{value:.2f}"  # NaN: not measurable
 
 
-@app.command(help=_saturation_help())
+@app.command(cls=Command, help=_saturation_help())
 def saturation(
     index: Optional[Path] = IndexOpt,
     level: Optional[int] = typer.Option(None, "--level", "-l", min=0, help="Category depth to analyze; 0 ignores categories (default: chosen from the catalog)."),
@@ -606,7 +652,7 @@ def _trend_table(series, top: int) -> Table:
     return t
 
 
-@app.command(help=_compare_help())
+@app.command(cls=Command, help=_compare_help())
 def compare(
     snapshots: list[Path] = typer.Argument(..., help="Two or more index folders, oldest first."),
     level: Optional[int] = typer.Option(None, "--level", "-l", min=0, help="Category depth of both snapshots (default: chosen from the newest)."),
@@ -685,7 +731,7 @@ def _emit(text: str, out: Optional[Path]) -> None:
         err.print(f"Wrote {out}")
 
 
-@app.command()
+@app.command(cls=Command)
 def demo(
     out: Path = typer.Option(Path(".diffscan") / "demo", "--out", "-o", help="Where to write the demo index."),
     query: str = typer.Option("Stainless Steel Insulated Water Bottle 750ml, leak proof", help="The example listing to search with."),

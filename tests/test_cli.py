@@ -153,3 +153,22 @@ def test_niches_take_the_users_weights_and_record_them(demo_index, tmp_path):
     assert all(n["size"] >= 5 and n["brand_leader_share"] <= 0.5 for n in document["niches"])
     bad = _cli("niches", "--index", str(demo_index.path), "--weights", "demand=2")
     assert bad.returncode == 2 and "Unknown weight 'demand'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_help_shows_no_value_type_after_flags_and_keeps_the_install_extra(monkeypatch):
+    """`--update`, `--headless` and `--help` take no value: no `<bool>` after them; rich markup must not eat
+    `[distributed]` from the install hint."""
+    from typer.testing import CliRunner
+
+    from diffscan.cli import app
+
+    monkeypatch.setenv("COLUMNS", "200")  # one line per option: the hint is not wrapped
+    runner = CliRunner()
+    for args in ([], ["build"], ["app"], ["competitors"], ["saturation"], ["niches"], ["compare"], ["models"],
+                 ["models", "distill"], ["differentiate"], ["demo"]):
+        res = runner.invoke(app, [*args, "--help"])
+        assert res.exit_code == 0, (args, res.output)
+        assert "<bool>" not in res.output, args
+    build = runner.invoke(app, ["build", "--help"]).output
+    assert "pip install -e '.[distributed]'" in build
+    assert "<int>" in build  # options that take a value still say which

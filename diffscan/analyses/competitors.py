@@ -95,9 +95,34 @@ class Competitor:
     shared_phrases: list[str] = field(default_factory=list)
     unique_to_query: list[str] = field(default_factory=list)
     unique_to_competitor: list[str] = field(default_factory=list)
+    rating: float | None = None  # 0-5, None where the catalog has none
+    review_count: int | None = None
+    url: str = ""
+    price_vs_query: str = ""  # "12% cheaper", "8% dearer", "same price" or "" (a price unknown): `price_position`
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class PriceParams:
+    """How a competitor's price reads against the query's: within `same_within` (a share of the query's
+    price) it is the "same price"; shares are rounded to whole percent."""
+
+    same_within: float = 0.02
+
+
+PRICE = PriceParams()
+
+
+def price_position(price: float | None, reference: float | None, params: PriceParams = PRICE) -> str:
+    """A competitor's price against the query's, in words: "12% cheaper", "8% dearer", "same price", or ""."""
+    if price is None or reference is None or not (math.isfinite(price) and math.isfinite(reference)) or reference <= 0:
+        return ""
+    change = price / reference - 1.0
+    if abs(change) <= params.same_within:
+        return "same price"
+    return f"{abs(change):.0%} {'cheaper' if change < 0 else 'dearer'}"
 
 
 @dataclass
@@ -107,10 +132,12 @@ class CompetitorResult:
     query_text: str
     query_id: str | None
     competitors: list[Competitor]
+    query_price: float | None = None  # what `price_vs_query` compares with
 
     def to_dict(self) -> dict:
         """The JSON document of `diffscan competitors --format json` and the app's download."""
-        return {"query": self.query_text, "query_id": self.query_id, "competitors": [c.to_dict() for c in self.competitors]}
+        return {"query": self.query_text, "query_id": self.query_id, "query_price": self.query_price,
+                "competitors": [c.to_dict() for c in self.competitors]}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -279,13 +306,14 @@ class _Query:
     text: str  # what is matched lexically and cut into phrases
     title: str  # what candidate titles are fuzzy-matched and near-duplicate-checked against
     category_path: list[str] | None
+    price: float | None = None  # the query's price, for `price_vs_query`
 
 
-def _text_query(text: str | None, category_path: list[str] | None) -> _Query:
+def _text_query(text: str | None, category_path: list[str] | None, price: float | None = None) -> _Query:
     if text is None or not text.strip():
         raise QueryError("The query is empty: paste a listing title (and optionally its description).", parameter="text")
     text = text.strip()
-    return _Query(text, text.split("\n", 1)[0][:500], category_path)
+    return _Query(text, text.split("\n", 1)[0][:500], category_path, price)
 
 
 class _Phrases:
@@ -329,7 +357,8 @@ class _Listings:
     phrases, once. Past `limit` rows it starts over, so a batch's memory stays bounded.
     """
 
-    COLUMNS = ("listing_id", "title", "brand", "price", "category_path", "description")
+    COLUMNS = ("listing_id", "title", "brand", "price", "category_path", "description", "rating", "review_count",
+               "url")
 
     def __init__(self, index: Index, explain: bool, limit: int = 200_000) -> None:
         self.df = index.listings
@@ -351,13 +380,15 @@ class _Listings:
         if len(self._rows) + len(missing) > self.limit:
             for memo in (self._rows, self.titles, self.paths, self._codes, self._phrases, self._display):
                 memo.clear()
-        columns = [self.df[c].take(missing).tolist() for c in self.COLUMNS]
+        # rating, review_count and url may be absent from an index made by hand (tests): read as unknown
+        columns = [self.df[c].take(missing).tolist() if c in self.df else [None] * len(missing) for c in self.COLUMNS]
         self._rows.update(zip(missing, zip(*columns)))
         self.titles.update(zip(missing, columns[1]))
         self.paths.update((r, tuple(c.lower() for c in p)) for r, p in zip(missing, columns[4]))
 
     def row(self, r: int) -> tuple:
-        """(listing_id, title, brand, price, category_path, description) of a row `read` before."""
+        """(listing_id, title, brand, price, category_path, description, rating, review_count, url) of a row
+        `read` before."""
         return self._rows[r]
 
     def codes(self, r: int) -> set[str]:
@@ -406,7 +437,7 @@ def _rank(listings: _Listings, query: _Query, cand: np.ndarray, semantic_cand: n
     qphrases = listings.phrases(query.text) if explain else _Phrases(set())
     out: list[Competitor] = []
     for rank, j in enumerate(order, start=1):
-        listing_id, title, brand, price, path, description = listings.row(rows[j])
+        listing_id, title, brand, price, path, description, rating, reviews, url = listings.row(rows[j])
         near = is_near_duplicate(float(semantic_cand[j]), query.title, title)
         cphrases = listings.phrases(listing_text(title, brand, description, listings.chars)) if explain else _Phrases(set())
         q, c = qphrases.all, cphrases.all
@@ -430,9 +461,22 @@ def _rank(listings: _Listings, query: _Query, cand: np.ndarray, semantic_cand: n
                 shared_phrases=listings.shown(qphrases.maximal(q & c)),
                 unique_to_query=listings.shown(qphrases.maximal(q - c)),
                 unique_to_competitor=listings.shown(cphrases.maximal(c - q)),
+                rating=_number(rating),
+                review_count=None if _number(reviews) is None else int(reviews),
+                url="" if url is None or (isinstance(url, float) and math.isnan(url)) else str(url),
+                price_vs_query=price_position(None if math.isnan(price) else price, query.price),
             )
         )
     return out
+
+
+def _number(value) -> float | None:
+    """A known number, or None for NaN, None or text."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def find_competitors(
@@ -447,12 +491,14 @@ def find_competitors(
     encoder=None,
     query_vector: np.ndarray | None = None,
     explain: bool = True,
+    price: float | None = None,
 ) -> CompetitorResult:
     """Rank the index's listings that sell the same product or a substitute.
 
     Give either `text` (a pasted listing) or `listing_id` (a listing of the index, left out of its own
     results). Candidates come from the semantic and the lexical top lists, then every candidate gets
-    all score components and the weighted sum ranks them.
+    all score components and the weighted sum ranks them. `price` (the query's; a listing of the index
+    has its own) sets each competitor's `price_vs_query`.
     """
     _check_k(k)
     exclude: int | None = None
@@ -463,15 +509,18 @@ def find_competitors(
         exclude = row
         rec = index.listings.iloc[row]
         text = listing_text(rec["title"], rec["brand"], rec["description"], index.manifest["text"]["description_chars"])
-        query = _Query(text, rec["title"], category_path if category_path is not None else list(rec["category_path"]))
+        if price is None:
+            price = _number(rec["price"])
+        query = _Query(text, rec["title"], category_path if category_path is not None else list(rec["category_path"]),
+                       price)
         qvec = np.asarray(index.vectors[row], dtype=np.float32)
     else:
-        query = _text_query(text, category_path)
+        query = _text_query(text, category_path, _number(price))
         qvec = query_vector if query_vector is not None else (encoder or index.encoder()).encode_one(query.text)
     cand, semantic, lexical = _candidates(index, qvec, index.query_lexical(query.text), _blocked(index, filters, exclude),
                                           _pool(k))
     competitors = _rank(_Listings(index, explain), query, cand, semantic, lexical, k=k, weights=weights)
-    return CompetitorResult(query_text=query.text, query_id=listing_id, competitors=competitors)
+    return CompetitorResult(query_text=query.text, query_id=listing_id, competitors=competitors, query_price=query.price)
 
 
 def _query_vectors(index: Index, texts: list[str]) -> np.ndarray:
@@ -541,7 +590,8 @@ def find_competitors_batch(
     chars = index.manifest["text"]["description_chars"]
     texts = [listing_text(t, b, d, chars) for t, b, d in zip(queries["title"], queries["brand"], queries["description"])]
     vectors = _query_vectors(index, texts) if query_vectors is None else np.asarray(query_vectors, dtype=np.float32)
-    asked = [_text_query(t, list(p)) for t, p in zip(texts, queries["category_path"])]
+    prices = queries["price"] if "price" in queries else [None] * len(queries)
+    asked = [_text_query(t, list(p), _number(v)) for t, p, v in zip(texts, queries["category_path"], prices)]
     # `index.query_lexical` of every text at once: rows are weighed one by one, so each equals its query's.
     qlex = weigh(term_counts([q.text for q in asked]), index.idf) if asked else None
     blocked = _blocked(index, filters)

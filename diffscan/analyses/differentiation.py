@@ -36,7 +36,7 @@ from diffscan.core.attributes import (
     attribute_keys,
 )
 from diffscan.core.similarity import COSINE_SCALE, CosineScale
-from diffscan.core.text import Segmenter, words
+from diffscan.core.text import Segmenter, plural, words
 from diffscan.errors import QueryError
 from diffscan.index.store import Index
 
@@ -104,6 +104,7 @@ class Suggestion:
     share: float  # share of the close competitors that state it
     examples: list[str] = field(default_factory=list)  # listing ids that state it
     demand_lift: float | None = None  # how much more demand the competitors stating it carry (`demand_lift`)
+    example_titles: list[str] = field(default_factory=list)  # their titles, what a seller reads
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -273,7 +274,8 @@ def _white_space(own: Stated, counts: Counter, wider_attrs: list[dict[str, str]]
     out = []
     for key, rows in ranked[:params.max_suggestions]:
         wording = wider_attrs[rows[0]][key]
-        detail = f"No close competitor offers '{wording}'; {len(rows)} listing(s) a little further away do."
+        detail = (f"No close competitor offers '{wording}'; {plural(len(rows), 'listing')} a little further away "
+                  f"{'does' if len(rows) == 1 else 'do'}.")
         out.append(Suggestion(wording, key, key.split(":")[0], "white space", detail, 0.0, [wider_ids[i] for i in rows[:3]]))
     return out
 
@@ -363,6 +365,9 @@ def differentiate(
         + _with_lift(_missing_table_stakes(own, counts, comp_stated, params), comp_stated, demand, source)
         + _white_space(own, counts, wider_attrs, [c.listing_id for c in wider], params, segmenter)
     )
+    titles = df["title"]
+    for s in suggestions:
+        s.example_titles = [str(titles.iat[r]) for r in (index.row_of(i) for i in s.examples) if r is not None]
     return Differentiation(
         listing_id=None if listing_id is None else str(listing_id), title=title, text=result.query_text,
         score=score, components=parts, nearest_similarity=nearest, compared=n, near_duplicates=near,

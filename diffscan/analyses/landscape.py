@@ -23,12 +23,14 @@ from diffscan.index.store import Index
 __all__ = [
     "SATURATION", "SATURATION_FORMULA", "Landscape", "SaturationParams", "analyze_landscape", "brand_concentration",
     "choose_level", "distinct_offers", "effective_number", "is_crowded", "label_flags", "near_duplicate_share",
-    "price_spread", "saturation_parts", "saturation_score",
+    "price_spread", "saturation_parts", "saturation_score", "shrink_scores", "CROWDED", "NOT_CROWDED", "TOO_FEW",
 ]
 
 ALL = "(all)"
 NO_CATEGORY = "(no category)"
 SINGLETONS = "(singletons)"
+CROWDED, NOT_CROWDED = "crowded", "not crowded"
+TOO_FEW = "too few listings to judge"  # the `verdict` of a category under `min_judged_listings`
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ class SaturationParams:
         listings of the category: a few, so a small category of look-alikes reads as alike.
     crowding_reference: listings per kind of offer at which crowding reaches 1.
     crowded_score, crowded_min_listings: a category is crowded at this score with this many listings.
+    prior_listings: a category's shown score is shrunk toward the catalog's mean as if it held this many
+        more listings scoring the mean, (n x raw + m x mean) / (n + m): a score measured on 2 listings is
+        mostly noise, so small categories cannot win the ranking by chance (empirical-Bayes shrinkage).
+    min_judged_listings: a category with fewer listings is "too few listings to judge": never crowded and
+        ranked after every category that is judged.
     min_category_listings: the default level is the deepest where half the listings sit in categories
         this big.
     """
@@ -61,6 +68,8 @@ class SaturationParams:
     crowding_reference: int = 200
     crowded_score: float = 55.0
     crowded_min_listings: int = 20
+    prior_listings: int = 10
+    min_judged_listings: int = 5
     min_category_listings: int = 20
 
     @property
@@ -78,15 +87,19 @@ class SaturationParams:
                    "labels": "L"}
         terms = " + ".join(f"{w[k]:.2f} {letters[k]}" for k in letters if k in w)
         far, near = self.scale.far, self.scale.near
+        m = self.prior_listings
         return f"""\
-saturation = 100 x ({terms})
-             / (sum of the weights of the parts that can be measured)
+raw saturation = 100 x ({terms})
+                 / (sum of the weights of the parts that can be measured)
 D = near-duplicate share: listings with a look-alike shoppers cannot tell apart
 S = (mean cosine to the {self.knn} nearest listings - {far:.2f}) / {near - far:.2f}, clipped to 0..1
 C = min(1, ln(1 + listings / effective clusters) / ln(1 + {self.crowding_reference}))
 P = 1 - min(1, price spread), spread = (p75 - p25) / median price
 B = 1 - brand HHI (many brands selling the same thing)
 L = label completeness: share stating brand, size/quantity, material, colour
+saturation = (n x raw saturation + {m} x catalog mean) / (n + {m}), n = the category's listings,
+             catalog mean = the mean raw saturation over all listings (small categories lean to it)
+under {self.min_judged_listings} listings: too few listings to judge, ranked last
 crowded = saturation >= {self.crowded_score:g} and at least {self.crowded_min_listings} listings"""
 
 
@@ -160,7 +173,7 @@ def choose_level(paths: Sequence[Sequence[str]], level: int | None = None, *,
                              "(0 = no categories).", parameter="level")
         if level == 0:
             return 0, "level 0 (chosen): clusters over the whole catalog act as categories."
-        return level, f"level {level} (chosen)."
+        return level, f"level {level} (chosen).{_shorter_paths(paths, level)}"
     if depth == 0:
         return 0, "The catalog has no categories: clusters over the whole catalog act as categories (level 0)."
     n = len(paths)
@@ -169,9 +182,18 @@ def choose_level(paths: Sequence[Sequence[str]], level: int | None = None, *,
         big = sum(c for c in sizes.values() if c >= min_listings)
         if big >= 0.5 * n:
             return lv, (f"level {lv} of {depth}: the deepest level where at least half of the listings sit in "
-                        f"categories of {min_listings}+ listings (a level given explicitly overrides it).")
+                        f"categories of {min_listings}+ listings.{_shorter_paths(paths, lv)}")
     return 1, (f"level 1 of {depth}: most categories hold fewer than {min_listings} listings even at the "
                "top level, so figures for small categories are rough.")
+
+
+def _shorter_paths(paths: Sequence[Sequence[str]], level: int) -> str:
+    """A sentence when some category paths have fewer levels than `level` (they are kept whole), else ""."""
+    short = sum(1 for p in paths if 0 < len(p) < level)
+    if not short:
+        return ""
+    return (f" Categories are cut at up to {level} levels; {short:,} listings have shorter paths and keep "
+            "them whole.")
 
 
 # ---- metric functions (one group of listings each) --------------------------------------------------
@@ -250,6 +272,17 @@ def saturation_score(parts: Mapping[str, float], params: SaturationParams = SATU
     used = {k: v for k, v in parts.items() if k in weight and _ok(v)}
     total = sum(weight[k] for k in used)
     return round(100.0 * sum(weight[k] * v for k, v in used.items()) / total, 1) if total else 0.0
+
+
+def shrink_scores(raw: Sequence[float], listings: Sequence[int], params: SaturationParams = SATURATION) -> np.ndarray:
+    """Category scores shrunk toward the catalog's listing-weighted mean: (n x raw + m x mean) / (n + m)."""
+    raw = np.asarray(raw, dtype=float)
+    n = np.asarray(listings, dtype=float)
+    if len(raw) == 0:
+        return raw
+    mean = float(np.average(raw, weights=n)) if n.sum() > 0 else float(np.mean(raw))
+    m = float(params.prior_listings)
+    return np.round((n * raw + m * mean) / (n + m), 1)
 
 
 def is_crowded(score: float, listings: int, params: SaturationParams = SATURATION) -> bool:
@@ -504,10 +537,20 @@ def _metrics(g: dict[str, np.ndarray], labels: np.ndarray, label_cols: list[str]
 
 
 def _rank(categories: pd.DataFrame, assignments: pd.DataFrame, params: SaturationParams) -> pd.DataFrame:
-    """Categories ranked by saturation score (ties: more listings first), with the crowded flag."""
+    """Categories ranked by their shrunk saturation score (ties: more listings first), judged ones first,
+    with the crowded flag; `raw_saturation_score` keeps the score before shrinking."""
     n_clusters = assignments.groupby("category")["cluster_id"].nunique()
     categories.insert(2, "clusters", categories["category"].map(n_clusters).astype(int))
-    categories["crowded"] = [is_crowded(s, n, params) for s, n in zip(categories["saturation_score"], categories["listings"])]
-    categories = categories.sort_values(["saturation_score", "listings", "category"], ascending=[False, False, True])
+    raw = categories["saturation_score"].to_numpy(dtype=float)
+    at = categories.columns.get_loc("saturation_score")
+    categories["saturation_score"] = shrink_scores(raw, categories["listings"], params)
+    categories.insert(at + 1, "raw_saturation_score", raw)
+    categories["judged"] = categories["listings"] >= params.min_judged_listings
+    categories["crowded"] = [bool(j) and is_crowded(s, n, params)
+                             for s, n, j in zip(categories["saturation_score"], categories["listings"], categories["judged"])]
+    categories["verdict"] = np.where(~categories["judged"], TOO_FEW,
+                                     np.where(categories["crowded"], CROWDED, NOT_CROWDED))
+    categories = categories.sort_values(["judged", "saturation_score", "listings", "category"],
+                                        ascending=[False, False, False, True])
     categories["rank"] = np.arange(1, len(categories) + 1)
     return categories.reset_index(drop=True)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from diffscan.analyses import clusters as cl
+from diffscan.analyses.competitors import price_position
 from diffscan.analyses.differentiation import (
     Point,
     count_keys,
@@ -42,7 +43,7 @@ from diffscan.analyses.usps import (
     pick_usps,
 )
 from diffscan.core.attributes import attribute_keys, describe
-from diffscan.core.text import words
+from diffscan.core.text import plural, words
 from diffscan.errors import QueryError
 from diffscan.index.store import Index
 
@@ -941,16 +942,21 @@ def product_phrase(stated_list: list, category: str, min_share: float = 0.5) -> 
     return max((p for p in named if counts[p] >= 0.75 * most), key=lambda p: (len(p.split()), counts[p], p))
 
 
-def _top_competitors(c: _Candidate, ctx: _Context) -> list[dict]:
-    """The niche's listings with the most demand: who a new listing would compete with."""
+def _top_competitors(c: _Candidate, ctx: _Context, median: float | None = None) -> list[dict]:
+    """The niche's listings with the most demand: who a new listing would compete with, each price read
+    against the niche's `median` price."""
     df = ctx.index.listings
     values = np.nan_to_num(ctx.demand.values[c.rows], nan=-1.0)
     order = c.rows[np.argsort(-values, kind="stable")[:ctx.candidates.top_competitors]]
     out = []
     for r in order:
         rec = df.iloc[int(r)]
-        out.append({"listing_id": str(rec["listing_id"]), "title": str(rec["title"]), "brand": str(rec["brand"]),
-                    "price": _num(rec["price"]), "rating": _num(rec["rating"]), "review_count": _num(rec["review_count"])})
+        price = _num(rec["price"])
+        url = rec["url"] if "url" in rec else ""
+        out.append({"title": str(rec["title"]), "price": price,
+                    "price_vs_niche": price_position(price, median),
+                    "rating": _num(rec["rating"]), "review_count": _num(rec["review_count"]), "brand": str(rec["brand"]),
+                    "url": url if isinstance(url, str) else "", "listing_id": str(rec["listing_id"])})
     return out
 
 
@@ -981,15 +987,15 @@ def positioning(name: str, category: str, usps: list[Point], size: int, distinct
     """A draft positioning line from a template: the USPs, the demand and the crowd it stands apart from.
 
     "<category leaf> with <material, feature...> for <audience, use> that say '<phrase>': <demand> across
-    only <n> distinct offer(s), set apart from <N> look-alike '<neighbour>' listings, where under 20% say
+    only <n> distinct offers, set apart from <N> look-alike '<neighbour>' listings, where under 20% say
     '<first USP>'." (20%: `usp.usp_max_share`, the rule the USPs were picked by.)
     """
     leaf = name if category == NO_CATEGORY else category.split(">")[-1].strip() or name
     if not usps:
         if not neighbour:
-            return (f"{leaf} ({name}): {demand_text} across {distinct} distinct offer(s), with no crowded "
+            return (f"{leaf} ({name}): {demand_text} across {plural(distinct, 'distinct offer')}, with no crowded "
                     "look-alike cluster next to it.")
-        return (f"{leaf} ({name}): {demand_text} across {distinct} distinct offer(s); no claim sets it apart "
+        return (f"{leaf} ({name}): {demand_text} across {plural(distinct, 'distinct offer')}; no claim sets it apart "
                 f"from its neighbours ('{neighbour['label']}') yet: compete on a new attribute or on price.")
     top = usps[:3]
     having = [u.text for u in top if u.kind not in ("phrase", "audience", "use")]
@@ -1003,7 +1009,7 @@ def positioning(name: str, category: str, usps: list[Point], size: int, distinct
         line += " " + _and(purpose)
     if saying:
         line += " that say " + _and(saying)
-    line += f": {demand_text} across only {distinct} distinct offer(s)"
+    line += f": {demand_text} across only {plural(distinct, 'distinct offer')}"
     if neighbour:
         line += (f", set apart from {neighbour['size']:,} look-alike '{neighbour['label']}' listings, "
                  f"where under {usp.usp_max_share:.0%} say '{top[0].text}'")
@@ -1051,7 +1057,7 @@ def _describe(s: _Scored, rank: int, ctx: _Context, labels: dict[str, tuple[str,
         price_max=band["max"], price_count=band["count"], demand_listings=carrying,
         demand_weak=carrying < ctx.candidates.min_demand_listings,
         demand_vs_category=relative_demand(ctx.demand, c.rows, ctx.categories == c.category),
-        brand_leader_share=round(brand_share(ctx.brands[c.rows]), 4), top_competitors=_top_competitors(c, ctx),
+        brand_leader_share=round(brand_share(ctx.brands[c.rows]), 4), top_competitors=_top_competitors(c, ctx, band["median"]),
         neighbour=neighbour, usps=usps,
         positioning=positioning(name, c.category, usps, len(c.rows), s.distinct, text, neighbour, usp=ctx.neighbours.usp),
         listing_ids=[str(x) for x in index.listings["listing_id"].to_numpy()[c.rows]],
@@ -1219,6 +1225,15 @@ def _step(progress: Progress | None, stage: str, done: int) -> None:
 # ---- exports ------------------------------------------------------------------------------------------
 
 
+def _competitor_cell(t: dict) -> str:
+    """A top competitor in a spreadsheet cell: its title and price as a seller reads them, no id."""
+    price = t.get("price")
+    if price is None:
+        return t["title"]
+    position = t.get("price_vs_niche")
+    return f"{t['title']} ({price:,.2f}{', ' + position if position else ''})"
+
+
 def niches_frame(niches: list[Niche]) -> pd.DataFrame:
     """One row per niche, flat enough for a spreadsheet (lists joined with '; ')."""
     rows = []
@@ -1235,7 +1250,7 @@ def niches_frame(niches: list[Niche]) -> pd.DataFrame:
             "usps": [u.text for u in n.usps], "positioning": n.positioning, "keywords": n.keywords,
             "attributes": n.attributes,
             "neighbour": (n.neighbour or {}).get("label", ""), "neighbour_size": (n.neighbour or {}).get("size"),
-            "top_competitors": [f"{t['title']} ({t['listing_id']})" for t in n.top_competitors],
+            "top_competitors": [_competitor_cell(t) for t in n.top_competitors],
             "niche_id": n.niche_id,
         })
     return pd.DataFrame(rows)

@@ -32,8 +32,10 @@ class ProjectionParams:
     place_neighbours: a listing outside the sample sits at the similarity-weighted mean of this many most
         similar sampled listings.
     seed: random state of the sample, PCA and t-SNE, so a map repeats exactly.
-    max_colours: the biggest this many categories (or clusters) get a colour; the rest are grey "other"
-        (more colours cannot be told apart).
+    max_colours: this many categories (or clusters) get a colour and a legend entry, the rest are grey
+        "other" (more colours cannot be told apart): by category, every crowded category (even past this
+        many) and then the most saturated judged ones, in the table's order, so the legend names what the
+        saturation chart lists; by cluster, the biggest clusters.
     chart_categories: the saturation chart shows the most saturated this many categories.
     """
 
@@ -101,20 +103,37 @@ def _projection(index: Index, params: ProjectionParams) -> np.ndarray:
     return memo[params]
 
 
+def named_categories(landscape: Landscape, params: ProjectionParams = PROJECTION) -> list[str]:
+    """The categories a map names (colour and legend), in the table's order: every crowded one, then the
+    most saturated judged ones up to `params.max_colours`."""
+    cats = landscape.categories
+    judged = cats["judged"] if "judged" in cats else pd.Series(True, index=cats.index)
+    crowded = cats.loc[cats["crowded"], "category"].tolist()
+    rest = cats.loc[judged & ~cats["crowded"], "category"].tolist()
+    return crowded + rest[: max(0, params.max_colours - len(crowded))]
+
+
 def landscape_map(index: Index, landscape: Landscape, *, color_by: str = "category",
                   params: ProjectionParams = PROJECTION, xy: np.ndarray | None = None) -> pd.DataFrame:
-    """One row per listing: x, y, listing_id, title, category, cluster_id, cluster_label, crowding, colour.
+    """One row per listing: x, y, listing_id, title, category, cluster_id, cluster_label, crowding,
+    saturation_score, crowded, verdict, look_alikes, cluster_share, colour.
 
     `crowding` (0-100) is the listing's mean similarity to its nearest listings in its category;
-    `saturation_score` is its category's; `colour` is the category or cluster label used to colour the
-    point (the `params.max_colours` biggest, the rest "other"). `xy` are coordinates computed before
-    (`kept.map_coordinates`); by default the index's projection is computed once per loaded index.
+    `saturation_score`, `crowded` and `verdict` are its category's; `look_alikes` counts the other listings
+    of its near-duplicate group and `cluster_share` is its cluster's share of the category's listings (NaN
+    for a listing in no cluster), which say why a point is crowded. `colour` is the category
+    (`named_categories`) or cluster label (the `params.max_colours` biggest) used to colour the point, the
+    rest "other". `xy` are coordinates computed before (`kept.map_coordinates`); by default the index's
+    projection is computed once per loaded index.
     """
     if color_by not in COLOR_BY:
         raise QueryError(f"Unknown map colouring '{color_by}': use one of {', '.join(COLOR_BY)}.", parameter="color_by")
     a = landscape.assignments
     xy = _projection(index, params) if xy is None else xy
-    score = dict(zip(landscape.categories["category"], landscape.categories["saturation_score"]))
+    cats = landscape.categories.set_index("category")
+    groups = a["near_duplicate_group"].to_numpy()
+    cluster_size = a.groupby("cluster_id")["cluster_id"].transform("size").to_numpy(dtype=float)
+    category_size = a.groupby("category")["category"].transform("size").to_numpy(dtype=float)
     frame = pd.DataFrame({
         "x": xy[:, 0],
         "y": xy[:, 1],
@@ -124,11 +143,18 @@ def landscape_map(index: Index, landscape: Landscape, *, color_by: str = "catego
         "cluster_id": a["cluster_id"].to_numpy(),
         "cluster_label": a["cluster_label"].to_numpy(),
         "crowding": np.round(100 * np.nan_to_num(a["knn_similarity"].to_numpy(dtype=float), nan=0.0), 1),
-        "saturation_score": a["category"].map(score).to_numpy(dtype=float),
+        "saturation_score": a["category"].map(cats["saturation_score"]).to_numpy(dtype=float),
+        "crowded": a["category"].map(cats["crowded"]).fillna(False).to_numpy(dtype=bool),
+        "verdict": a["category"].map(cats["verdict"]).to_numpy() if "verdict" in cats else "",
+        "look_alikes": np.bincount(groups)[groups] - 1,
+        "cluster_share": np.where(a["is_singleton"].to_numpy(dtype=bool), np.nan, cluster_size / category_size),
     })
-    key = frame["category"] if color_by == "category" else frame["cluster_id"] + " " + frame["cluster_label"]
-    biggest = set(key.value_counts().index[:params.max_colours])
-    frame["colour"] = key.where(key.isin(biggest), OTHER)
+    if color_by == "category":
+        key, named = frame["category"], set(named_categories(landscape, params))
+    else:
+        key = frame["cluster_id"] + " " + frame["cluster_label"]
+        named = set(key.value_counts().index[:params.max_colours])
+    frame["colour"] = key.where(key.isin(named), OTHER)
     return frame
 
 

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from diffscan.catalog.sniff import guessed_encoding_warning
+from diffscan.core.text import plural
 
 
 def reason_kind(text: str) -> str:
@@ -65,11 +66,6 @@ def name_list(names: list[str], limit: int = 30) -> str:
     """Column names for a message: escaped by `visible`, comma-joined, the first ``limit`` of them."""
     shown = ", ".join(visible(n) for n in names[:limit])
     return shown + (f", and {len(names) - limit:,} more" if len(names) > limit else "")
-
-
-def plural(count: int, noun: str) -> str:
-    """``1 row``, ``1,081 rows``."""
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 @dataclass

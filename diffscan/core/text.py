@@ -161,6 +161,11 @@ class Segmenter:
 DEFAULT_SEGMENTER = Segmenter()  # no catalog words; jieba itself loads on first use
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 row``, ``1,081 rows`` (``nouns``: an irregular plural): front ends never write "offer(s)"."""
+    return f"{count:,} {noun if count == 1 else (nouns or noun + 's')}"
+
+
 def listing_text(title: str, brand: str = "", description: str = "", max_description_chars: int = 300) -> str:
     """The text that represents a listing for embedding and lexical matching.
 

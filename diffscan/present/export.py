@@ -46,6 +46,32 @@ def _flat(value):
     return value
 
 
+# The competitor table as a seller reads it: what it is and what it costs first, why it matches next, the
+# score's parts and the listing id (32 hex characters in many catalogs) last.
+COMPETITOR_COLUMNS = ["rank", "match", "title", "price", "price_vs_query", "rating", "review_count", "brand",
+                      "shared_phrases", "unique_to_query", "unique_to_competitor", "url", "category", "score",
+                      "semantic", "lexical", "fuzzy", "listing_id"]
+
+
+def competitors_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Competitors (rows of `Competitor.to_dict`, or a batch's frame) in the seller's column order, with the
+    match label; unknown prices, ratings and review counts are empty (NaN), never the text "None"."""
+    from diffscan.present.labels import match_label
+
+    out = frame.copy()
+    if len(out) and "match" not in out:
+        out["match"] = [match_label(bool(n), str(k), bool(c))
+                        for n, k, c in zip(out["near_duplicate"], out["kind"], out["code_match"])]
+    for col in ("price", "rating", "review_count"):
+        if col in out:
+            out[col] = pd.to_numeric(out[col], errors="coerce")
+    if "url" in out and not out["url"].astype(bool).any():
+        out = out.drop(columns="url")  # the catalog has no links: no empty column
+    head = [c for c in out.columns if c.startswith("query_")]
+    shown = [c for c in COMPETITOR_COLUMNS if c in out.columns]
+    return out[head + shown].reset_index(drop=True)
+
+
 def to_csv(frame: pd.DataFrame, target: str | Path | None = None) -> str:
     """CSV text (and file when target is given) with lists flattened and formulas neutralized."""
     safe = frame.copy()

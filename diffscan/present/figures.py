@@ -75,6 +75,76 @@ def cjk_font() -> str | None:
     return None
 
 
+CROWDED_RED, ROOM_BLUE, OTHER_GREY = "#d62728", "#1f77b4", "#c8c8c8"  # the chart's crowded / not crowded, "other"
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB 0..255 rows to CIELAB (D65), where distances follow what eyes tell apart."""
+    c = np.asarray(rgb, dtype=float) / 255.0
+    c = np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
+    xyz = c @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+    xyz /= np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+    return np.column_stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])])
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+
+
+@lru_cache(maxsize=8)
+def distinct_colours(n: int) -> tuple[str, ...]:
+    """`n` colours as far apart as eyes can tell (greedy max-min distance in CIELAB, as Glasbey et al.
+    2007 build categorical palettes), none near the crowded red, the "other" grey or the white page, and
+    neither too dark nor too pale to see on white."""
+    levels = np.linspace(0, 255, 16)
+    rgb = np.array(np.meshgrid(levels, levels, levels, indexing="ij")).reshape(3, -1).T
+    lab = _lab(rgb)
+    keep = (lab[:, 0] > 25) & (lab[:, 0] < 85)
+    rgb, lab = rgb[keep], lab[keep]
+    avoid = _lab(np.array([_rgb(CROWDED_RED), _rgb(OTHER_GREY), (255, 255, 255)]))
+    far = np.min(np.linalg.norm(lab[:, None, :] - avoid[None], axis=2), axis=1)
+    chosen = []
+    for _ in range(n):
+        i = int(np.argmax(far))
+        chosen.append("#{:02x}{:02x}{:02x}".format(*(int(round(v)) for v in rgb[i])))
+        far = np.minimum(far, np.linalg.norm(lab - lab[i], axis=1))
+    return tuple(chosen)
+
+
+def colour_map(frame: pd.DataFrame) -> dict[str, str]:
+    """The colour of every group a map names (`colour` column, in legend order); "other" is grey."""
+    order = [c for c in order_colours(frame) if c != OTHER]
+    out = dict(zip(order, distinct_colours(len(order))))
+    out[OTHER] = OTHER_GREY
+    return out
+
+
+def why_crowded(frame: pd.DataFrame) -> list[str]:
+    """Per point, in words: its near-duplicate group, its cluster's share of the category, the category's verdict."""
+    from diffscan.analyses.landscape import TOO_FEW
+    from diffscan.core.text import plural
+
+    out = []
+    for look, share, crowded, verdict, score in zip(
+            frame["look_alikes"], frame["cluster_share"], frame["crowded"], frame["verdict"], frame["saturation_score"]):
+        twins = plural(int(look), "look-alike listing") if look else "no look-alike listing"
+        kind = "an offer of its own kind" if share != share else f"its kind of offer is {share:.0%} of the category"
+        if crowded:
+            category = f"category crowded (saturation {score:.1f})"
+        elif verdict == TOO_FEW:
+            category = f"category: {TOO_FEW}"
+        else:
+            category = f"category saturation {score:.1f}"
+        out.append(f"{twins}; {kind}; {category}")
+    return out
+
+
+def legend_name(group: str, crowded: bool, width: int = 60) -> str:
+    """A legend entry: the group shortened by whole levels, marked when its category is crowded."""
+    return short_category(group, width) + (" · crowded" if crowded else "")
+
+
 def _catalog_text(frame: pd.DataFrame, landscape: Landscape) -> list[str]:
     """The catalog text a PNG shows: colour groups (legend) and the chart's categories."""
     return [str(c) for c in frame["colour"].unique()] + [str(c) for c in saturation_chart(landscape)["category"]]
@@ -120,10 +190,18 @@ def _picture_path(path: str | os.PathLike, what: str) -> Path:
     return path
 
 
-def _order_colours(frame: pd.DataFrame) -> list[str]:
-    """Colour groups biggest first, 'other' last."""
-    counts = frame["colour"].value_counts()
-    return [c for c in counts.index if c != OTHER] + ([OTHER] if OTHER in counts.index else [])
+def order_colours(frame: pd.DataFrame) -> list[str]:
+    """Colour groups in legend order, 'other' last: by category, crowded first then most saturated (the
+    saturation table's order); by cluster, biggest first."""
+    named = frame[frame["colour"] != OTHER]
+    by_category = (named["colour"] == named["category"]).all()
+    if by_category and len(named) and "saturation_score" in named:
+        groups = named.groupby("colour").agg(crowded=("crowded", "first"), score=("saturation_score", "first"),
+                                             n=("colour", "size"))
+        order = groups.sort_values(["crowded", "score", "n"], ascending=[False, False, False]).index.tolist()
+    else:
+        order = named["colour"].value_counts().index.tolist()
+    return order + ([OTHER] if (frame["colour"] == OTHER).any() else [])
 
 
 def plotly_text(text: str) -> str:
@@ -139,8 +217,8 @@ def saturation_bars(landscape: Landscape, *, in_page: bool = True):
 
     chart = saturation_chart(landscape)
     bars = go.Figure(go.Bar(
-        x=chart["saturation_score"], y=[plotly_text(_short(c, 60)) for c in chart["category"]],
-        orientation="h", marker_color=["#d62728" if c else "#1f77b4" for c in chart["crowded"]],
+        x=chart["saturation_score"], y=[plotly_text(short_category(c, 60)) for c in chart["category"]],
+        orientation="h", marker_color=[CROWDED_RED if c else ROOM_BLUE for c in chart["crowded"]],
         hovertext=[f"{plotly_text(c)}<br>score {s:.1f} · {n:,} listings · rank {r}"
                    for c, s, n, r in zip(chart["category"], chart["saturation_score"], chart["listings"], chart["rank"])],
         hoverinfo="text",
@@ -155,32 +233,52 @@ def saturation_bars(landscape: Landscape, *, in_page: bool = True):
     return bars
 
 
-def _figures(frame: pd.DataFrame, landscape: Landscape):
-    """The plotly scatter map and bar chart."""
+def map_scatter(frame: pd.DataFrame, *, colour_column: str = "colour", in_page: bool = False):
+    """The plotly map: one point per listing, a trace per named group in legend order (`colour_map`), or
+    one trace on a sequential scale when `colour_column` is numeric ("crowding"); bigger = more crowded.
+    Hover says the title, category, cluster and why the point is crowded (`why_crowded`); catalog text
+    goes through `plotly_text`."""
     import plotly.graph_objects as go
-    from plotly.colors import qualitative
 
-    palette = qualitative.Dark24 + qualitative.Light24
     scatter = go.Figure()
     size = 4 + 8 * np.clip((frame["crowding"].to_numpy() - 40) / 55, 0, 1)
-    for i, colour in enumerate(_order_colours(frame)):
-        part = frame["colour"] == colour
-        sub = frame[part]
-        hover = [
-            f"<b>{plotly_text(t[:90])}</b><br>{plotly_text(c)}<br>cluster: {plotly_text(str(lab))}<br>crowding {cr:.0f}"
-            for t, c, lab, cr in zip(sub["title"], sub["category"], sub["cluster_label"], sub["crowding"])
-        ]
+    why = np.array(why_crowded(frame), dtype=object)
+    hover = np.array([
+        f"<b>{plotly_text(t[:90])}</b><br>{plotly_text(c)}<br>cluster: {plotly_text(str(lab))}<br>"
+        f"crowding {cr:.0f}: {w}<br>id {plotly_text(str(i))}"
+        for t, c, lab, cr, w, i in zip(frame["title"], frame["category"], frame["cluster_label"], frame["crowding"], why,
+                                       frame["listing_id"])
+    ], dtype=object)
+    if pd.api.types.is_numeric_dtype(frame[colour_column]):
         scatter.add_trace(go.Scattergl(
-            x=sub["x"], y=sub["y"], mode="markers", name=plotly_text(_short(str(colour), 60)),
-            marker={"size": size[part.to_numpy()], "color": "#bbbbbb" if colour == OTHER else palette[i % len(palette)],
-                    "opacity": 0.75, "line": {"width": 0}},
-            hovertext=hover, hoverinfo="text",
-        ))
-    scatter.update_layout(title="Saturation map: listings by similarity (t-SNE); bigger = more crowded",
-                          height=750, xaxis={"visible": False}, yaxis={"visible": False},
-                          legend={"font": {"size": 10}}, template="plotly_white")
-    bars = saturation_bars(landscape, in_page=False)
-    return scatter, bars
+            x=frame["x"], y=frame["y"], mode="markers", name=colour_column, hovertext=hover, hoverinfo="text",
+            marker={"size": size, "color": frame[colour_column], "colorscale": "YlOrRd", "showscale": True,
+                    "colorbar": {"title": colour_column}, "opacity": 0.8, "line": {"width": 0}}))
+    else:
+        colours = colour_map(frame)
+        crowded = frame.groupby("colour")["crowded"].first() if "crowded" in frame else {}
+        for group in order_colours(frame):
+            part = (frame["colour"] == group).to_numpy()
+            sub = frame[part]
+            scatter.add_trace(go.Scattergl(
+                x=sub["x"], y=sub["y"], mode="markers", legendgroup=plotly_text(str(group)),
+                name=plotly_text(group if group == OTHER else legend_name(str(group), bool(crowded.get(group, False)))),
+                marker={"size": size[part], "color": colours[group], "opacity": 0.45 if group == OTHER else 0.8,
+                        "line": {"width": 0}},
+                hovertext=hover[part], hoverinfo="text",
+            ))
+    layout = {"xaxis": {"visible": False}, "yaxis": {"visible": False}, "legend": {"font": {"size": 10}, "itemsizing": "constant"}}
+    if in_page:
+        scatter.update_layout(height=640, margin={"l": 0, "r": 0, "t": 10, "b": 0}, **layout)
+    else:
+        scatter.update_layout(title="Saturation map: listings by similarity (t-SNE); bigger = more crowded",
+                              height=750, template="plotly_white", **layout)
+    return scatter
+
+
+def _figures(frame: pd.DataFrame, landscape: Landscape):
+    """The plotly scatter map and bar chart."""
+    return map_scatter(frame), saturation_bars(landscape, in_page=False)
 
 
 def _write_html(frame: pd.DataFrame, landscape: Landscape, path: Path) -> None:
@@ -244,16 +342,16 @@ def map_figure(frame: pd.DataFrame, landscape: Landscape):
         fig = Figure(figsize=(18, 9), dpi=110, layout="constrained")
         FigureCanvasAgg(fig)
         ax_map, ax_bar = fig.subplots(1, 2, width_ratios=[1.4, 1])
-        palette = [c for i, c in enumerate(matplotlib.colormaps["tab20"].colors) if i not in (14, 15)]  # no greys
-        palette += list(matplotlib.colormaps["tab20b"].colors)
+        colours = colour_map(frame)
+        crowded = frame.groupby("colour")["crowded"].first() if "crowded" in frame else {}
         handles, names = [], []
-        for i, colour in reversed(list(enumerate(_order_colours(frame)))):  # "other" first, underneath
+        for colour in reversed(order_colours(frame)):  # "other" first, underneath
             sub = frame[frame["colour"] == colour]
             size = 3 + 25 * np.clip((sub["crowding"].to_numpy() - 40) / 55, 0, 1)
             other = colour == OTHER
             handles.append(ax_map.scatter(sub["x"], sub["y"], s=size, alpha=0.35 if other else 0.7, linewidths=0,
-                                          color="#c8c8c8" if other else palette[i % len(palette)]))
-            names.append(_short(str(colour), 45))
+                                          color=colours[colour]))
+            names.append(str(colour) if other else legend_name(str(colour), bool(crowded.get(colour, False)), 45))
         ax_map.set_title("Saturation map: listings by similarity (t-SNE); bigger = more crowded", **plain)
         ax_map.set_xticks([])
         ax_map.set_yticks([])
@@ -264,17 +362,30 @@ def map_figure(frame: pd.DataFrame, landscape: Landscape):
             text.set_parse_math(False)
         chart = saturation_chart(landscape)
         ax_bar.barh(range(len(chart)), chart["saturation_score"],
-                    color=["#d62728" if c else "#1f77b4" for c in chart["crowded"]])
-        ax_bar.set_yticks(range(len(chart)), [_short(c, 50) for c in chart["category"]], fontsize=7, **plain)
+                    color=[CROWDED_RED if c else ROOM_BLUE for c in chart["crowded"]])
+        ax_bar.set_yticks(range(len(chart)), [short_category(c, 50) for c in chart["category"]], fontsize=7, **plain)
         ax_bar.set_xlim(0, 100)
         ax_bar.set_xlabel("saturation score (0-100); red = crowded", **plain)
         ax_bar.set_title("Most saturated categories", **plain)
     return fig
 
 
-def _short(text: str, width: int) -> str:
-    """Keep the end of a long category path (its most specific part), marked with an ellipsis."""
-    return text if len(text) <= width else "…" + text[-(width - 1):]
+def short_category(text: str, width: int) -> str:
+    """A long category path cut to its most specific whole levels ("… > Craft Kits > Bead Art"), a
+    leaf too long by itself cut at its end: labels never start in the middle of a word."""
+    if len(text) <= width:
+        return text
+    levels = text.split(" > ")
+    kept = levels[-1]
+    for level in reversed(levels[:-1]):
+        if len(level) + len(kept) + 5 > width:
+            break
+        kept = f"{level} > {kept}"
+    if len(levels) > 1 and len(kept) + 4 <= width:
+        return f"… > {kept}"
+    return kept if len(kept) <= width else kept[: width - 1].rstrip() + "…"
+
+
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -303,7 +414,7 @@ def saturation_change_bars(comparison, *, top: int = 20, in_page: bool = True):
 
     chart = change_chart(comparison, top).iloc[::-1]  # plotly draws the first bar at the bottom
     bars = go.Figure(go.Bar(
-        x=chart["saturation_change"], y=[plotly_text(_short(c, 60)) for c in chart["category"]], orientation="h",
+        x=chart["saturation_change"], y=[plotly_text(short_category(c, 60)) for c in chart["category"]], orientation="h",
         marker_color=[RISING if v > 0 else FALLING for v in chart["saturation_change"]],
         hovertext=[f"{plotly_text(r.category)}<br>saturation {r.saturation_score_then:.1f} → {r.saturation_score_now:.1f}"
                    f"<br>listings {r.listings_then:,} → {r.listings_now:,} · {r.entrants:,} entrants · {r.leavers:,} left"
@@ -327,7 +438,7 @@ def trend_figure(series, *, top: int = 10):
     for category in last:
         part = trend[trend["category"] == category].sort_values("order")
         fig.add_trace(go.Scatter(x=[plotly_text(series.snapshots[o]) for o in part["order"]], y=part["saturation_score"],
-                                 mode="lines+markers", name=plotly_text(_short(str(category), 50))))
+                                 mode="lines+markers", name=plotly_text(short_category(str(category), 50))))
     fig.update_layout(title="Saturation over the snapshots", yaxis={"title": "saturation score (0-100)"},
                       template="plotly_white", height=480)
     return fig
@@ -371,7 +482,7 @@ def change_figure(comparison, series=None, *, top: int = 20):
         ax = axes[0]
         ax.barh(range(len(chart)), chart["saturation_change"],
                 color=[RISING if v > 0 else FALLING for v in chart["saturation_change"]])
-        ax.set_yticks(range(len(chart)), [_short(c, 50) for c in chart["category"]], fontsize=7, **plain)
+        ax.set_yticks(range(len(chart)), [short_category(c, 50) for c in chart["category"]], fontsize=7, **plain)
         ax.invert_yaxis()  # the largest rise on top
         ax.axvline(0, color="#888888", linewidth=0.8)
         ax.set_xlabel("saturation change (points); red = more crowded, green = room opening", **plain)
@@ -383,8 +494,8 @@ def change_figure(comparison, series=None, *, top: int = 20):
             for category in last:
                 part = trend[trend["category"] == category].sort_values("order")
                 lines += axes[1].plot(part["order"], part["saturation_score"], marker="o")
-                names.append(_short(str(category), 40))
-            axes[1].set_xticks(range(len(series.snapshots)), [_short(Path(s).name, 20) for s in series.snapshots],
+                names.append(short_category(str(category), 40))
+            axes[1].set_xticks(range(len(series.snapshots)), [short_category(Path(s).name, 20) for s in series.snapshots],
                                fontsize=8, **plain)
             axes[1].set_ylabel("saturation score (0-100)", **plain)
             axes[1].set_title("Saturation over the snapshots", **plain)

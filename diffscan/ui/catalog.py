@@ -185,7 +185,8 @@ def _upload() -> StagedCatalog | None:
         type=ACCEPTED_TYPES, key="catalog_upload",
         help="Text files may be UTF-8, UTF-8 with BOM or Windows-1252; .gz/.bz2/.xz compressed files are read too.",
     )
-    st.caption(f"Size limit: {limit:,} MB per file (server.maxUploadSize in .streamlit/config.toml).")
+    st.caption(f"Files up to {limit:,} MB can be uploaded here. For a bigger catalog, split it into smaller "
+               "files, or ask whoever set diffscan up to build the index for you.")
     if uploaded is None:
         st.session_state.pop(STAGED_KEY, None)
         return None
@@ -269,7 +270,7 @@ def _show_outcome(outcome: BuildOutcome) -> None:
         icon=":material/check_circle:",
     )
     if outcome.stats.get("model_note"):
-        st.info(f"{outcome.stats['model_note']} (`diffscan build --model` chooses another).")
+        st.info(f"{outcome.stats['model_note']} Whoever set diffscan up can build the index with another model.")
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Rows read", f"{report.rows_read:,}")
     m2.metric("Rows used", f"{report.rows_used:,}")

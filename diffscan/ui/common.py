@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import pandas as pd
 import streamlit as st
 
 from diffscan.errors import DiffscanError
@@ -31,7 +32,7 @@ CONTROLS = {
     "index": "Build or pick an index on the **Catalog** page.",
     "out": "Choose another index name on the **Catalog** page.",
     "model": "Rebuild the index on the **Catalog** page with this app's model.",
-    "limits": "Split the file, or build it on the command line with `diffscan build --limit NAME=VALUE`.",
+    "limits": "Split the file into smaller ones, or ask whoever set diffscan up to build it with a higher limit.",
 }
 
 
@@ -110,3 +111,44 @@ def slug(text: str, default: str = "catalog") -> str:
     """A file or folder name from free text: letters, digits, dot, dash and underscore."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-_")
     return cleaned[:60] or default
+
+
+_KEPT = "kept:"  # session-state prefix of the copies `remember` makes
+
+
+def restore(key: str, allowed=None) -> str:
+    """Put a widget's remembered value back before it is drawn (and return its key): Streamlit forgets
+    the state of every widget a run did not draw, so a listing pasted on Competitors would be gone after
+    a visit to another page. `allowed` (the widget's options) drops a value that no longer fits."""
+    copy = st.session_state.get(_KEPT + key)
+    if key not in st.session_state and (_KEPT + key) in st.session_state and (allowed is None or copy in allowed):
+        st.session_state[key] = copy
+    return key
+
+
+def remember(*keys: str) -> None:
+    """Copy these widgets' values to keys Streamlit keeps while the widgets are not drawn (`restore`)."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[_KEPT + key] = st.session_state[key]
+
+
+# How prices, ratings and review counts read in tables; `dashed` writes an unknown one as a dash.
+NUMBER_FORMATS = {"price": "{:,.2f}", "rating": "{:.1f}", "review_count": "{:,.0f}"}
+
+
+def dashed(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its price, rating and review columns as text, an unknown one a dash: Streamlit's
+    table writes a missing number as "None" whatever the format or Styler says. (Sorting those columns
+    then sorts text; the CSV and JSON downloads keep the numbers.)"""
+    out = frame.copy()
+    for column, fmt in NUMBER_FORMATS.items():
+        if column in out:
+            out[column] = [("—" if v is None or v != v else fmt.format(v)) for v in out[column]]
+    return out
+
+
+def dashed_columns(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> dict:
+    """Column configs for the columns `dashed` made text: right-aligned like numbers."""
+    labels = {"review_count": "reviews", **(labels or {})}
+    return {c: st.column_config.TextColumn(labels.get(c, c), alignment="right") for c in NUMBER_FORMATS if c in frame}

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from diffscan.analyses.competitors import DEFAULT_WEIGHTS, CompetitorResult
+from diffscan.analyses.competitors import DEFAULT_WEIGHTS, Competitor, CompetitorResult
 from diffscan.core.lexical import NGRAM_RANGE
 from diffscan.present import export
 from diffscan.present.labels import match_label
 from diffscan.ui import state
-from diffscan.ui.common import Download, download_buttons, guarded, once, plain
+from diffscan.ui.common import Download, download_buttons, guarded, once, plain, dashed, dashed_columns, remember, restore
 
 PASTE, PICK = "Paste a listing", "A listing of the index"
 ANY = "(any)"
@@ -59,37 +59,17 @@ def badge_style(badge: str) -> str:
 
 
 def competitor_frame(result: CompetitorResult) -> pd.DataFrame:
-    """The ranked competitors as the page's table (one row per competitor, lists kept as lists)."""
-    rows = [
-        {
-            "rank": c.rank,
-            "match": match_badge(c.near_duplicate, c.kind, c.code_match),
-            "title": c.title,
-            "brand": c.brand,
-            "price": c.price,
-            "score": c.score,
-            "semantic": c.semantic,
-            "lexical": c.lexical,
-            "fuzzy": c.fuzzy,
-            "shared_phrases": c.shared_phrases,
-            "unique_to_query": c.unique_to_query,
-            "unique_to_competitor": c.unique_to_competitor,
-            "category": c.category,
-            "listing_id": c.listing_id,
-        }
-        for c in result.competitors
-    ]
-    columns = ["rank", "match", "title", "brand", "price", "score", "semantic", "lexical", "fuzzy",
-               "shared_phrases", "unique_to_query", "unique_to_competitor", "category", "listing_id"]
-    return pd.DataFrame(rows, columns=columns)
+    """The ranked competitors as the page's table (`export.competitors_table`: the seller's columns first)."""
+    rows = pd.DataFrame([c.to_dict() for c in result.competitors],
+                        columns=list(Competitor.__dataclass_fields__))
+    return export.competitors_table(rows)
 
 
 def competitor_downloads(result: CompetitorResult) -> list[Download]:
     """CSV (spreadsheet-safe) and JSON of the competitors, the same content as `diffscan competitors`."""
     document = once(result.to_dict)
     return [
-        Download("CSV", lambda: export.to_csv(pd.DataFrame(document()["competitors"])).encode("utf-8"),
-                 "competitors.csv", "text/csv"),
+        Download("CSV", lambda: export.to_csv(competitor_frame(result)).encode("utf-8"), "competitors.csv", "text/csv"),
         Download("JSON", lambda: export.to_json(document()).encode("utf-8"), "competitors.json", "application/json"),
     ]
 
@@ -109,7 +89,8 @@ def points_frame(points) -> pd.DataFrame:
 def suggestions_frame(suggestions) -> pd.DataFrame:
     """Suggestions as a table: what to add, why, and example listings that state it."""
     return pd.DataFrame(
-        [{"add": s.text, "why": s.reason, "detail": s.detail, "examples": s.examples} for s in suggestions],
+        [{"add": s.text, "why": s.reason, "detail": s.detail, "examples": s.example_titles or s.examples}
+         for s in suggestions],
         columns=["add", "why", "detail", "examples"],
     )
 
@@ -133,7 +114,9 @@ def render() -> None:
         "Competitors",
         "Who competes with this listing? Ranked twins (the same product) and substitutes, "
         "with the score's parts, the phrases they share and what is unique to yours.")
-    mode = st.radio("Search with", [PASTE, PICK], horizontal=True, key="competitor_mode", label_visibility="collapsed")
+    mode = st.radio("Search with", [PASTE, PICK], horizontal=True, key=restore("competitor_mode", [PASTE, PICK]),
+                    label_visibility="collapsed")
+    remember("competitor_mode")
     query = _paste_form(path, key) if mode == PASTE else _pick_listing(index, path, key)
     if query is None:
         return
@@ -147,14 +130,15 @@ def _paste_form(path: str, key: str) -> Query | None:
     categories = state.categories_of(path, key)
     with st.form("paste_listing"):
         text = st.text_area(
-            "Listing", height=130, key="paste_text",
+            "Listing", height=130, key=restore("paste_text"),
             placeholder=f"Title on the first line, then the description (optional), e.g.\n{EXAMPLE}",
         )
         left, right = st.columns([3, 1])
-        category = left.selectbox("Category (optional)", [ANY, *categories], key="paste_category",
+        category = left.selectbox("Category (optional)", [ANY, *categories], key=restore("paste_category", [ANY, *categories]),
                                   help=f"Listings of this category rank a little higher (+{DEFAULT_WEIGHTS.category:.2f}).")
-        price = right.number_input("Your price (optional)", min_value=0.0, value=None, step=1.0, key="paste_price")
+        price = right.number_input("Your price (optional)", min_value=0.0, value=None, step=1.0, key=restore("paste_price"))
         submitted = st.form_submit_button("Find competitors", type="primary", icon=":material/search:")
+    remember("paste_text", "paste_category", "paste_price")
     if submitted:
         if not text or not text.strip():
             st.warning("Paste a listing title first (its description may follow on the next lines).")
@@ -172,8 +156,9 @@ def _paste_form(path: str, key: str) -> Query | None:
 
 def _pick_listing(index, path: str, key: str) -> Query | None:
     """Pick a listing of the index by words of its title or its id."""
-    words = st.text_input("Find a listing of the index", key="pick_words",
+    words = st.text_input("Find a listing of the index", key=restore("pick_words"),
                           placeholder="words of its title, or its listing id")
+    remember("pick_words")
     matches = state.find_listings(path, key, words or "")
     if matches.empty:
         st.warning("No listing's title or id matches those words.")
@@ -201,7 +186,8 @@ def _filter_controls(path: str, key: str, query: Query) -> tuple[int, tuple]:
 
 def _show_competitors(path: str, key: str, query: Query, k: int, filters: tuple) -> None:
     """The ranked competitors table and its downloads."""
-    result = guarded(state.competitors_of, path, key, query.text, query.listing_id, k, query.category_path, filters)
+    result = guarded(state.competitors_of, path, key, query.text, query.listing_id, k, query.category_path, filters,
+                     query.price)
     if result is None:
         return
     comps = result.competitors
@@ -216,14 +202,19 @@ def _show_competitors(path: str, key: str, query: Query, k: int, filters: tuple)
     m2.metric("Twins (same product)", sum(c.kind == "twin" for c in comps))
     m3.metric("Substitutes", sum(c.kind == "substitute" for c in comps))
     frame = competitor_frame(result)
+    styled = dashed(frame).style.map(badge_style, subset=["match"])
     st.dataframe(
-        frame.style.map(badge_style, subset=["match"]), hide_index=True, key="competitor_table",
+        styled, hide_index=True, key="competitor_table",
         column_config={
             "rank": st.column_config.NumberColumn("#", width="small"),
             "match": st.column_config.TextColumn("match", help="near-duplicate: a shopper could not tell them apart; "
                                                  "twin: the same product; substitute: another product for the same need"),
             "title": st.column_config.TextColumn("title", width="large"),
-            "price": st.column_config.NumberColumn("price", format="%.2f"),
+            **dashed_columns(frame),
+            "price_vs_query": st.column_config.TextColumn(
+                "vs your price", help="The competitor's price against yours (the price you gave, or your listing's)."),
+            "url": st.column_config.LinkColumn("link", display_text="open", width="small"),
+            "listing_id": st.column_config.TextColumn("listing id", width="small"),
             "score": st.column_config.ProgressColumn(
                 "score", min_value=0.0, max_value=MAX_SCORE, format="%.3f",
                 help=DEFAULT_WEIGHTS.formula("·")),

@@ -8,7 +8,7 @@ import streamlit as st
 
 from diffscan.present import export
 from diffscan.ui import state
-from diffscan.ui.common import Download, download_buttons, formula, guarded, once, plain
+from diffscan.ui.common import Download, download_buttons, formula, guarded, once, plain, dashed, dashed_columns
 from diffscan.ui.competitors import points_frame
 
 ANY = "(any)"
@@ -62,8 +62,10 @@ def filter_shortlist(frame: pd.DataFrame, words: str, kinds: list[str]) -> pd.Da
 
 def competitors_frame(niche) -> pd.DataFrame:
     """A niche's top competitors (most demand first)."""
-    return pd.DataFrame(niche.top_competitors,
-                        columns=["listing_id", "title", "brand", "price", "rating", "review_count"])
+    frame = pd.DataFrame(niche.top_competitors)
+    columns = [c for c in ("title", "price", "price_vs_niche", "rating", "review_count", "brand", "url", "listing_id")
+               if c in frame and (c != "url" or frame[c].astype(bool).any())]  # no links in the catalog: no column
+    return frame[columns] if len(frame) else pd.DataFrame(columns=columns)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,10 +182,17 @@ def _detail(index, niches: list) -> None:
             st.caption("No phrase sets this niche apart from its neighbours yet.")
     with right:
         st.markdown("**Top competitors** · most demand first")
-        st.dataframe(competitors_frame(n), hide_index=True, key="niche_competitors",
+        top = competitors_frame(n)
+        st.dataframe(dashed(top), hide_index=True, key="niche_competitors",
                      column_config={"title": st.column_config.TextColumn("title", width="large"),
-                                    "price": st.column_config.NumberColumn("price", format="%.2f")})
+                                    **dashed_columns(top),
+                                    "price_vs_niche": st.column_config.TextColumn(
+                                        "vs the niche", help="Its price against the niche's median price."),
+                                    "url": st.column_config.LinkColumn("link", display_text="open", width="small"),
+                                    "listing_id": st.column_config.TextColumn("listing id", width="small")})
     with st.expander(f"All {n.size:,} listings of the niche", icon=":material/list:"):
         rows = [index.row_of(i) for i in n.listing_ids]
-        st.dataframe(index.listings.iloc[[r for r in rows if r is not None]][["listing_id", "title", "brand", "price"]],
-                     hide_index=True, key="niche_listings")
+        st.dataframe(index.listings.iloc[[r for r in rows if r is not None]][["title", "brand", "price", "listing_id"]],
+                     hide_index=True, key="niche_listings",
+                     column_config={"title": st.column_config.TextColumn("title", width="large"),
+                                    "listing_id": st.column_config.TextColumn("listing id", width="small")})

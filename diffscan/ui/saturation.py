@@ -3,8 +3,6 @@ flags, and a drill-down into one category's clusters and listings."""
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -18,7 +16,7 @@ from diffscan.ui.common import Download, download_buttons, formula, guarded, pla
 COLOUR_BY = {"category": ("category", "colour"), "cluster": ("cluster", "colour"), "crowding": ("category", "crowding")}
 TABLE_KEY, DRILL_KEY, CLUSTER_KEY = "saturation_table", "drill_category", "drill_cluster"
 SAMPLE_LISTINGS = 50
-CATEGORY_COLUMNS = ["rank", "category", "saturation_score", "crowded", "listings", "clusters", "distinct_offers",
+CATEGORY_COLUMNS = ["rank", "category", "saturation_score", "verdict", "listings", "clusters", "distinct_offers",
                     "near_duplicate_share", "mean_knn_similarity", "effective_clusters", "top_brand", "top_brand_share",
                     "median_price", "price_spread", "label_completeness"]
 CLUSTER_COLUMNS = ["cluster_id", "label", "size", "keywords", "representative_title", "distinct_offers",
@@ -49,7 +47,8 @@ def cluster_listings(index, landscape, cluster_id: str, limit: int = SAMPLE_LIST
     listings = index.listings.iloc[rows][["listing_id", "title", "brand", "price"]].reset_index(drop=True)
     listings["near_duplicate_group"] = assignments["near_duplicate_group"].iloc[rows].to_numpy()
     listings["knn_similarity"] = assignments["knn_similarity"].iloc[rows].to_numpy()
-    return listings.sort_values(["near_duplicate_group", "listing_id"], kind="stable").head(limit).reset_index(drop=True)
+    listings = listings.sort_values(["near_duplicate_group", "listing_id"], kind="stable").head(limit)
+    return listings[["title", "brand", "price", "near_duplicate_group", "knn_similarity", "listing_id"]].reset_index(drop=True)
 
 
 def saturation_downloads(landscape) -> list[Download]:
@@ -61,32 +60,9 @@ def saturation_downloads(landscape) -> list[Download]:
 
 
 def map_figure(points: pd.DataFrame, colour_by: str):
-    """The interactive scatter: one point per listing; hover shows title, category, cluster and crowding.
-
-    Plotly reads hover text as HTML-like markup, so catalog text is escaped first.
-    """
-    import plotly.express as px
-
-    column = COLOUR_BY[colour_by][1]
-    shown = points.copy()
-    for text in ("title", "category", "cluster_label", "colour"):
-        shown[text] = shown[text].astype(str).map(html.escape)
-    numeric = pd.api.types.is_numeric_dtype(shown[column])
-    order = shown[column].value_counts().index.tolist() if not numeric else None
-    if order and "other" in order:
-        order = [c for c in order if c != "other"] + ["other"]
-    fig = px.scatter(
-        shown, x="x", y="y", color=column, hover_name="title",
-        hover_data={"category": True, "cluster_label": True, "crowding": True, "listing_id": True,
-                    "x": False, "y": False, column: column == "crowding"},
-        color_continuous_scale="YlOrRd" if numeric else None, render_mode="webgl", height=640,
-        category_orders={column: order} if order else None,
-        color_discrete_map={"other": "#c8c8c8"}, labels={"cluster_label": "cluster", "colour": colour_by},
-    )
-    fig.update_traces(marker={"size": 5, "opacity": 0.8})
-    fig.update_layout(margin={"l": 0, "r": 0, "t": 10, "b": 0}, xaxis_visible=False, yaxis_visible=False,
-                      legend={"font": {"size": 11}, "itemsizing": "constant"})
-    return fig
+    """The interactive scatter (`figures.map_scatter`): one point per listing, the named categories in
+    distinct colours, hover saying why a point is crowded."""
+    return figures.map_scatter(points, colour_column=COLOUR_BY[colour_by][1], in_page=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,7 +82,7 @@ def render() -> None:
     if landscape is None:
         return
     if landscape.note:
-        st.caption(f"Category level: {plain(landscape.note)}")
+        st.caption(f"Category level: {plain(landscape.note)} Pick another level above to compare.")
     map_slot = st.container()  # drawn last: the projection is slow the first time, the tables are not
     _categories_section(landscape)
     import os
@@ -141,8 +117,11 @@ def _map_section(path: str, key: str, level: int | None) -> None:
     if "map" in os.environ.get("X_SKIP", ""):
         return
     st.plotly_chart(_map_figure_of(path, key, level, colour_by, points), key="landscape_map", config={"displaylogo": False})
-    st.caption(f"Each point is a listing; nearby points say similar things (t-SNE). The {PROJECTION.max_colours} "
-               "biggest groups get a colour, the rest are grey. Hover for the title, cluster and crowding.")
+    named = ("every crowded category and the most saturated ones" if colour_by == "category"
+             else f"the {PROJECTION.max_colours} biggest clusters")
+    st.caption(f"Each point is a listing; nearby points say similar things. Bigger points are more crowded. "
+               f"{named.capitalize()} get a colour, the rest are grey. Hover a point to see why it is crowded: "
+               "its look-alike listings and how much of its category sells the same kind of offer.")
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
@@ -158,8 +137,11 @@ def _categories_section(landscape) -> None:
 
     table = categories_frame(landscape)
     st.subheader("Categories by saturation")
-    crowded = int(table["crowded"].sum()) if "crowded" in table else 0
-    st.caption(f"{len(table):,} categories, {crowded:,} crowded. Select a row to drill into it.")
+    crowded = landscape.crowded_count()
+    too_few = int((~landscape.categories["judged"]).sum()) if "judged" in landscape.categories else 0
+    st.caption(f"{len(table):,} categories, {crowded:,} crowded"
+               + (f", {too_few:,} with too few listings to judge (ranked last)" if too_few else "")
+               + ". Select a row to drill into it.")
     ranked = table["category"].tolist()
     percent = {"format": "percent"}
     st.dataframe(
@@ -170,7 +152,7 @@ def _categories_section(landscape) -> None:
             "category": st.column_config.TextColumn("category", width="large"),
             "saturation_score": st.column_config.ProgressColumn("saturation", min_value=0, max_value=100, format="%.1f",
                                                                 help=SATURATION_FORMULA),
-            "crowded": st.column_config.CheckboxColumn("crowded"),
+            "verdict": st.column_config.TextColumn("verdict", width="medium"),
             "near_duplicate_share": st.column_config.NumberColumn("near-duplicates", **percent),
             "mean_knn_similarity": st.column_config.NumberColumn("similarity", format="%.2f"),
             "effective_clusters": st.column_config.NumberColumn("effective clusters", format="%.1f"),
@@ -204,8 +186,9 @@ def _drill_down(index, landscape) -> None:
     category = st.selectbox("Category", ranked, key=DRILL_KEY)
     row = landscape.categories.set_index("category").loc[category]
     m1, m2, m3, m4, m5 = st.columns(5)
-    m1.metric("Saturation", f"{row['saturation_score']:.1f}", "crowded" if row.get("crowded") else None,
-              delta_color="inverse")
+    verdict = row.get("verdict", "crowded" if row.get("crowded") else "")
+    m1.metric("Saturation", f"{row['saturation_score']:.1f}", verdict if verdict != "not crowded" else None,
+              delta_color="inverse" if row.get("crowded") else "off")
     m2.metric("Listings", f"{int(row['listings']):,}")
     m3.metric("Distinct offers", f"{int(row['distinct_offers']):,}")
     m4.metric("Near-duplicate share", f"{row['near_duplicate_share']:.0%}")
@@ -231,5 +214,6 @@ def _drill_down(index, landscape) -> None:
                  column_config={"title": st.column_config.TextColumn("title", width="large"),
                                 "price": st.column_config.NumberColumn("price", format="%.2f"),
                                 "near_duplicate_group": st.column_config.NumberColumn("look-alike group"),
-                                "knn_similarity": st.column_config.NumberColumn("similarity", format="%.2f")})
+                                "knn_similarity": st.column_config.NumberColumn("similarity", format="%.2f"),
+                                "listing_id": st.column_config.TextColumn("listing id", width="small")})
     st.caption("Listings sharing a look-alike group are near-duplicates: a shopper could not tell them apart.")

@@ -230,14 +230,17 @@ def competitors_of(
     k: int,
     category_path: tuple[str, ...] | None,
     filters: tuple,
+    price: float | None = None,
 ) -> CompetitorResult:
-    """`find_competitors` for one query; `filters` is (category, min_price, max_price, exclude_brands)."""
+    """`find_competitors` for one query; `filters` is (category, min_price, max_price, exclude_brands),
+    `price` the seller's own (what each competitor's price is compared with)."""
     index = _cached_index(path, key)
     category, min_price, max_price, brands = filters
     return find_competitors(
         index, text, listing_id=listing_id, k=k, encoder=encoder_for(index) if text else None,
         category_path=list(category_path) if category_path is not None else None,
         filters=Filters(category=category, min_price=min_price, max_price=max_price, exclude_brands=tuple(brands)),
+        price=price,
     )
 
 

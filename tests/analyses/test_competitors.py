@@ -124,7 +124,8 @@ def _per_query(index, queries, vectors, k, filters=None):
     rows = []
     for (_, q), vec in zip(queries.iterrows(), vectors):
         text = listing_text(q["title"], q["brand"], q["description"], chars)
-        result = find_competitors(index, text, k=k, filters=filters, category_path=list(q["category_path"]), query_vector=vec)
+        result = find_competitors(index, text, k=k, filters=filters, category_path=list(q["category_path"]), query_vector=vec,
+                                  price=q.get("price"))
         rows.extend({"query_id": str(q["listing_id"]), "query_title": text.split(" | ", 1)[0], **c.to_dict()}
                     for c in result.competitors)
     return pd.DataFrame(rows, columns=["query_id", "query_title", *Competitor.__dataclass_fields__])
@@ -253,3 +254,24 @@ def test_maximal_phrases_of_a_subset_equal_maximal(demo_index):
             subset = {p for p in ordered if rng.random() < rng.random()}
             assert found.maximal(subset) == maximal(subset)[:8]
             assert found.maximal(subset, n=100) == maximal(subset)
+
+
+def test_price_position_in_words():
+    from diffscan.analyses.competitors import PriceParams, price_position
+
+    assert price_position(9.0, 10.0) == "10% cheaper" and price_position(12.0, 10.0) == "20% dearer"
+    assert price_position(10.1, 10.0) == "same price"
+    assert price_position(10.4, 10.0, PriceParams(same_within=0.05)) == "same price"
+    assert price_position(None, 10.0) == "" and price_position(5.0, None) == "" and price_position(float("nan"), 1) == ""
+
+
+def test_competitors_carry_rating_reviews_link_and_price_position(demo_index):
+    row = demo_index.listings.iloc[0]
+    result = find_competitors(demo_index, listing_id=row["listing_id"], k=5)
+    assert result.query_price == row["price"]  # a listing of the index is compared at its own price
+    c = result.competitors[0]
+    source = demo_index.listings.set_index("listing_id").loc[c.listing_id]
+    assert c.rating == source["rating"] and c.review_count == int(source["review_count"]) and c.url == source["url"]
+    assert c.price_vs_query and all(k in result.to_dict()["competitors"][0] for k in ("rating", "review_count", "url"))
+    given = find_competitors(demo_index, listing_id=row["listing_id"], k=5, price=c.price * 2)
+    assert given.competitors[0].price_vs_query == "50% cheaper"

@@ -13,6 +13,8 @@ import scipy.sparse as sp
 
 from diffscan.analyses import clusters as cl
 from diffscan.analyses.landscape import (
+    SATURATION,
+    SaturationParams,
     ALL,
     SINGLETONS,
     analyze_landscape,
@@ -26,6 +28,7 @@ from diffscan.analyses.landscape import (
     price_spread,
     saturation_parts,
     saturation_score,
+    shrink_scores,
 )
 from diffscan.catalog.demo import CROWDED_LEAVES, SPARSE_LEAVES
 from diffscan.core.lexical import lexical_matrix
@@ -298,7 +301,10 @@ def test_demo_contract(demo_index, demo_landscape):
     assert a["cluster_label"].str.len().gt(0).all()
     assert set(CATEGORY_COLUMNS) <= set(land.categories.columns)
     assert land.categories["rank"].tolist() == list(range(1, len(land.categories) + 1))
-    assert land.categories["saturation_score"].is_monotonic_decreasing
+    judged = land.categories["judged"]
+    assert judged.is_monotonic_decreasing  # every judged category ranks above the ones with too few listings
+    for part in (land.categories[judged], land.categories[~judged]):
+        assert part["saturation_score"].is_monotonic_decreasing
     assert land.categories["saturation_score"].between(0, 100).all()
     c = land.clusters
     assert {"cluster_id", "category", "size", "label", "keywords", "representative_id", "representative_title"} <= set(c.columns)
@@ -341,6 +347,26 @@ def test_cli_saturation_table(demo_index):
     assert res.exit_code == 0, res.output
     assert "Saturation by category (level 3)" in res.stdout and "Home & Kitchen" in res.stdout
     assert "3 of 20 categories are crowded" in res.stdout
+
+
+def test_cli_and_exports_say_too_few_listings_to_judge(demo_index, tmp_path):
+    import csv
+    import json
+
+    from diffscan.analyses.landscape import TOO_FEW
+
+    res = _run("saturation", "--index", str(demo_index.path), "--top", "30")
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.stdout.split())
+    assert "too few listings" in text  # the demo has categories under the documented size
+    data = json.loads(_run("saturation", "--index", str(demo_index.path), "--format", "json").stdout)
+    small = [c for c in data["categories"] if c["listings"] < SATURATION.min_judged_listings]
+    assert small and all(c["verdict"] == TOO_FEW and not c["crowded"] for c in small)
+    assert all("raw_saturation_score" in c for c in data["categories"])
+    out = tmp_path / "cats.csv"
+    assert _run("saturation", "--index", str(demo_index.path), "--format", "csv", "--out", str(out)).exit_code == 0
+    verdicts = [r["verdict"] for r in csv.DictReader(out.open(encoding="utf-8"))]
+    assert verdicts[-1] == TOO_FEW and verdicts[0] == "crowded"
 
 
 def test_cli_saturation_json_and_csv(demo_index, tmp_path):
@@ -454,3 +480,58 @@ def test_label_flags_of_a_repeated_text_and_of_nothing():
                                      "label_material": [True, True], "label_colour": [True, True]}
     empty = label_flags([], [], [])
     assert list(empty.columns) == [f"label_{k}" for k in ("brand", "quantity", "material", "colour")] and empty.empty
+
+
+# ---- small categories cannot win the ranking ---------------------------------------------------------
+
+
+def test_shrink_scores_pull_small_categories_to_the_mean():
+    params = SaturationParams(prior_listings=10)
+    # mean over listings: (100 x 40 + 2 x 90) / 102
+    shrunk = shrink_scores([40.0, 90.0], [100, 2], params)
+    mean = (100 * 40 + 2 * 90) / 102
+    assert shrunk[1] == pytest.approx((2 * 90 + 10 * mean) / 12, abs=0.05)
+    assert shrunk[0] == pytest.approx((100 * 40 + 10 * mean) / 110, abs=0.05)
+    assert shrink_scores([70.0], [3], params)[0] == 70.0  # one category: its own mean
+    assert (shrink_scores([40.0, 90.0], [100, 2], SaturationParams(prior_listings=0)) == [40.0, 90.0]).all()
+
+
+def test_a_category_of_two_look_alikes_does_not_lead():
+    # 40 varied listings in one category, 2 identical ones in another: the pair has the higher raw score
+    rng = np.random.default_rng(3)
+    big = rng.normal(size=(40, 16))
+    pair = np.tile(np.eye(16)[0], (2, 1))
+    titles = [f"wooden toy number {i} {w}" for i, w in enumerate(rng.choice(["car", "train", "boat", "plane"], 40))]
+    titles += ["Acme pushchair rattle"] * 2
+    cats = [["Toys", "Wooden"]] * 40 + [["Toys", "Pushchair"]] * 2
+    land = analyze_landscape(make_index(titles, categories=cats, brands=["Acme"] * 42, vectors=np.vstack([big, pair])),
+                             level=2)
+    c = land.categories.set_index("category")
+    small = c.loc["Toys > Pushchair"]
+    assert small["raw_saturation_score"] > c.loc["Toys > Wooden", "raw_saturation_score"]
+    assert not small["judged"] and not small["crowded"]
+    assert land.categories.iloc[0]["category"] == "Toys > Wooden"
+    assert small["saturation_score"] < small["raw_saturation_score"]
+
+
+TOYS_INDEX = Path(__file__).resolve().parents[2] / "bench" / "out" / "niches" / "toys" / "full"
+
+
+def test_toys_no_small_category_leads():
+    """On the Amazon UK toys index (bench.niches builds it), no category under the documented size leads."""
+    import os
+
+    from diffscan.index.store import load_index
+
+    path = Path(os.environ.get("DIFFSCAN_TOYS_INDEX", TOYS_INDEX))
+    if not (path / "manifest.json").is_file():
+        pytest.skip(f"no toys index at {path} (build it with python -m bench.niches, or set DIFFSCAN_TOYS_INDEX)")
+    land = analyze_landscape(load_index(path))
+    cats = land.categories
+    top = cats.head(10)
+    assert (top["listings"] >= SATURATION.min_judged_listings).all()
+    assert top["judged"].all()
+    # the documented size: a category under it is never crowded and never ranks above a judged one
+    small = cats[cats["listings"] < SATURATION.min_judged_listings]
+    assert len(small) and not small["crowded"].any()
+    assert small["rank"].min() > cats.loc[cats["judged"], "rank"].max()

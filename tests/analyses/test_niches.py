@@ -783,3 +783,12 @@ def test_a_niche_is_named_by_the_product_its_titles_say_then_what_sets_it_apart(
     assert product_phrase(said, "Games > Family Fun") == "family dice game"  # a word of the category first ...
     assert product_phrase(said, "Toys") == "left center right"  # ... else the longest of the most said
     assert product_phrase([stated("Red Ball", title="Red Ball"), stated("Blue Cube", title="Blue Cube")], "Toys") is None
+
+
+def test_positioning_says_offer_and_offers_not_offer_s():
+    from diffscan.analyses.niches import positioning
+
+    one = positioning("cork yoga mat", "Sports > Yoga Mats", [], 3, 1, "12 reviews", None)
+    many = positioning("cork yoga mat", "Sports > Yoga Mats", [], 3, 4, "12 reviews", None)
+    assert "across 1 distinct offer," in one and "across 4 distinct offers," in many
+    assert "(s)" not in one + many

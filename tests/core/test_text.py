@@ -174,3 +174,10 @@ def test_maximal_matches_whole_words_only():
 
 def test_maximal_deduplicates():
     assert maximal(["mug", "mug", "mug"]) == ["mug"]
+
+
+def test_plural():
+    from diffscan.core.text import plural
+
+    assert plural(1, "offer") == "1 offer" and plural(0, "offer") == "0 offers"
+    assert plural(1081, "row") == "1,081 rows" and plural(2, "family", "families") == "2 families"

@@ -147,3 +147,102 @@ def test_cjk_font_finds_fonts_by_their_glyphs(monkeypatch):
 
     path = font_manager.findfont(font_manager.FontProperties(family=found), fallback_to_default=False)
     assert figures._covers_cjk(path)
+
+
+# --- maps that answer "where is it crowded" ------------------------------------------------------------
+
+
+def test_distinct_colours_are_told_apart_and_never_the_crowded_red():
+    from diffscan.present import figures
+
+    for n in (3, 20, 40):
+        colours = figures.distinct_colours(n)
+        assert len(set(colours)) == n
+        lab = figures._lab(np.array([figures._rgb(c) for c in colours]))
+        gaps = np.linalg.norm(lab[:, None] - lab[None], axis=2)[np.triu_indices(n, 1)]
+        assert gaps.min() > (30 if n <= 20 else 15)  # CIELAB distance: 10+ is a plainly different colour
+        red = figures._lab(np.array([figures._rgb(figures.CROWDED_RED)]))
+        assert np.linalg.norm(lab - red, axis=1).min() > 25
+        assert figures.CROWDED_RED not in colours and figures.OTHER_GREY not in colours
+
+
+def _legend(fig):
+    """(full group name, colour) of every named trace of a plotly map."""
+    return [(t.legendgroup, t.marker.color) for t in fig.data if t.legendgroup != "other"]
+
+
+def test_map_names_every_crowded_category_each_in_its_own_colour(demo_map):
+    from diffscan.present import figures
+
+    land, frame = demo_map
+    fig = figures.map_scatter(frame)
+    legend = _legend(fig)
+    names = [n for n, _ in legend]
+    colours = [c for _, c in legend]
+    assert len(set(colours)) == len(colours) and figures.CROWDED_RED not in colours
+    crowded = land.categories.loc[land.categories["crowded"], "category"].tolist()
+    assert crowded and names[: len(crowded)] == [figures.plotly_text(c) for c in crowded]  # first in the legend
+    chart = saturation_chart(land)
+    assert {figures.plotly_text(c) for c in chart.loc[chart["crowded"], "category"]} <= set(names)
+    # the PNG's legend names the same groups
+    png = figures.map_figure(frame, land)
+    labels = [t.get_text() for t in png.axes[0].get_legend().get_texts()]
+    assert all(any(lab.startswith(figures.short_category(c, 45)) and "crowded" in lab for lab in labels) for c in crowded)
+
+
+def test_every_crowded_category_is_named_even_past_the_colour_budget(demo_index, demo_map):
+    from diffscan.analyses.projection import named_categories
+
+    land, _ = demo_map
+    tight = ProjectionParams(max_colours=1)
+    crowded = land.categories.loc[land.categories["crowded"], "category"].tolist()
+    assert len(crowded) > 1 and named_categories(land, tight) == crowded
+    frame = landscape_map(demo_index, land, params=tight, xy=np.zeros((len(demo_index), 2)))
+    assert set(frame["colour"]) - {"other"} == set(crowded)
+
+
+def test_hover_says_why_a_point_is_crowded(demo_map):
+    from diffscan.present import figures
+
+    land, frame = demo_map
+    bottles = frame[frame["category"].str.endswith("Water Bottles") & (frame["look_alikes"] > 1)].iloc[0]
+    assert bottles["crowded"] and 0 < bottles["cluster_share"] <= 1
+    hover = [h for t in figures.map_scatter(frame).data for h in t.hovertext]
+    text = next(h for h in hover if f"id {bottles['listing_id']}" in h)
+    assert f"{bottles['look_alikes']} look-alike listings" in text and "of the category" in text
+    assert "category crowded" in text
+    why = figures.why_crowded(frame.assign(look_alikes=1, cluster_share=np.nan, crowded=False, verdict="too few listings to judge"))
+    assert why[0].startswith("1 look-alike listing;") and "an offer of its own kind" in why[0] and "too few listings" in why[0]
+
+
+def test_labels_keep_whole_levels():
+    from diffscan.present.figures import short_category
+
+    path = "Arts & Crafts > Children's Craft Kits > Bead Art & Jewellery-Making"
+    assert short_category(path, 80) == path
+    assert short_category(path, 45) == "… > Bead Art & Jewellery-Making"
+    assert short_category(path, 60) == "… > Children's Craft Kits > Bead Art & Jewellery-Making"
+    assert short_category("A leaf that is far too long to fit", 12) == "A leaf that…"
+    for width in (20, 30, 45, 50):
+        cut = short_category(path, width)
+        assert len(cut) <= width and (path.endswith(cut.removeprefix("… ")) or cut.endswith("…"))
+
+
+def test_toys_map_names_every_crowded_category():
+    """On the toys index (skipped where absent): every crowded category of the table has its own colour."""
+    import os
+    from pathlib import Path
+
+    from diffscan.index.store import load_index
+    from diffscan.present import figures
+
+    path = Path(os.environ.get("DIFFSCAN_TOYS_INDEX", Path(__file__).resolve().parents[2] / "bench/out/niches/toys/full"))
+    if not (path / "manifest.json").is_file():
+        pytest.skip(f"no toys index at {path} (build it with python -m bench.niches, or set DIFFSCAN_TOYS_INDEX)")
+    index = load_index(path)
+    land = analyze_landscape(index)
+    frame = landscape_map(index, land, xy=np.zeros((len(index), 2)))  # colours and legend need no projection
+    legend = _legend(figures.map_scatter(frame))
+    crowded = land.categories.loc[land.categories["crowded"], "category"]
+    assert {figures.plotly_text(c) for c in crowded} <= {n for n, _ in legend}
+    assert len({c for _, c in legend}) == len(legend) > 10

@@ -261,7 +261,7 @@ def test_upload_map_build_report_and_switch(app_env):
     at = open_app("catalog")
     assert "MB" in at.file_uploader(key="catalog_upload").label
     limit = catalog_page.upload_limit_mb()
-    assert any(f"Size limit: {limit:,} MB" in c for c in texts(at.caption))
+    assert any(f"Files up to {limit:,} MB can be uploaded here" in c for c in texts(at.caption))
     at.file_uploader(key="catalog_upload").set_value(("my shop.csv", GOOD_CSV, "text/csv")).run()
     assert not at.error
     file_id = at.session_state[catalog_page.STAGED_KEY].file_id
@@ -345,7 +345,12 @@ def test_saturation_page_map_ranking_and_drill_down(app_env):
     assert len(at.get("plotly_chart")) == 2  # the map and the saturation bars
     ranked = frame_with(at, "saturation_score")
     assert list(ranked["rank"]) == list(range(1, len(ranked) + 1))
-    assert ranked["saturation_score"].is_monotonic_decreasing and ranked["crowded"].dtype == bool
+    from diffscan.analyses.landscape import TOO_FEW
+
+    judged = ranked["verdict"] != TOO_FEW
+    assert judged.is_monotonic_decreasing  # too few listings to judge: ranked last, and said so
+    assert ranked.loc[judged, "saturation_score"].is_monotonic_decreasing
+    assert set(ranked["verdict"]) <= {"crowded", "not crowded", TOO_FEW} and (ranked["verdict"] == "crowded").any()
     top = ranked["category"].iloc[0]
     assert at.selectbox(key=saturation.DRILL_KEY).value == top
     other = ranked["category"].iloc[-1]
@@ -382,7 +387,8 @@ def test_saturation_downloads_and_map_escape(app_env):
     points.loc[0, "title"] = "<a href='http://x'>click</a>"
     fig = saturation.map_figure(points, "category")
     hover = [name for trace in fig.data for name in trace.hovertext if name is not None]
-    assert "&lt;a href=&#x27;http://x&#x27;&gt;click&lt;/a&gt;" in hover and not any("<a " in h for h in hover)
+    assert any("&lt;a href=&#x27;http://x&#x27;&gt;click&lt;/a&gt;" in h for h in hover) and not any("<a " in h for h in hover)
+    assert any("look-alike listing" in h for h in hover)  # hover says why a point is crowded
 
 
 def test_formulas_are_drawn_once_their_expander_opens(app_env):
@@ -487,6 +493,8 @@ def test_cli_app_command_line(tmp_path):
     assert command[command.index("--server.maxUploadSize") + 1] == str(UPLOAD_LIMIT_MB)
     assert command[command.index("--server.port") + 1] == "8600" and "--server.headless" in command
     assert "--" not in app_command_line(None, None, False)
+    assert command[command.index("--server.address") + 1] == "127.0.0.1"  # this machine only, no address probing
+    assert command[command.index("--browser.serverAddress") + 1] == "localhost"
 
 
 def test_cli_app_refuses_a_missing_index(tmp_path):
@@ -496,3 +504,88 @@ def test_cli_app_refuses_a_missing_index(tmp_path):
     res = subprocess.run([sys.executable, "-m", "diffscan.cli", "app", "--index", str(tmp_path / "none")],
                          capture_output=True, text=True)
     assert res.returncode == 2 and "No index at" in res.stderr and "Traceback" not in res.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Wording a seller reads, and what the app keeps across pages
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_listing_box_keeps_its_text_across_pages(app_env):
+    at = open_app()
+    at = paste(at, "Stainless steel water bottle 750ml")
+    at.selectbox(key="paste_category").set_value(at.selectbox(key="paste_category").options[1])
+    at.switch_page("diffscan/ui/pages/saturation.py").run()
+    at.switch_page("diffscan/ui/pages/competitors.py").run()
+    assert not at.exception
+    assert at.text_area(key="paste_text").value == "Stainless steel water bottle 750ml"
+    assert any("Ranked competitors" in s for s in texts(at.subheader) + texts(at.markdown))
+
+
+def test_no_command_line_phrases_in_the_app(app_env):
+    phrases = ("--level", "overrides it", "server.maxUploadSize", "config.toml", "diffscan build --", "(s)")
+    for page in ("competitors", "saturation", "niches", "catalog"):
+        at = open_app(page)
+        seen = " ".join(texts(at.caption) + texts(at.markdown) + texts(at.info) + texts(at.title))
+        seen += " ".join(str(getattr(w, "label", "")) + str(getattr(w, "help", "") or "") for w in at.get("file_uploader"))
+        assert not [p for p in phrases if p in seen], (page, [p for p in phrases if p in seen])
+    from diffscan.ui.common import CONTROLS
+
+    assert not any("`diffscan" in text or "--" in text for text in CONTROLS.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables a seller reads
+# ---------------------------------------------------------------------------------------------
+
+
+def test_competitor_table_reads_like_a_seller_wants(app_env):
+    at = open_app()
+    at.text_area(key="paste_text").input("Stainless Steel Insulated Water Bottle 750ml, leak proof")
+    at.number_input(key="paste_price").set_value(20.0)
+    at = button(at, "Find competitors").click().run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    columns = list(table.columns)
+    assert columns[:8] == ["rank", "match", "title", "price", "price_vs_query", "rating", "review_count", "brand"]
+    assert columns[-1] == "listing_id" and "url" in columns  # the id last, the link when the catalog has one
+    assert table["url"].str.startswith("https://").all()
+    assert table["price_vs_query"].str.contains(r"^(?:\d+% (?:cheaper|dearer)|same price)$").all()
+    # shown as text so an unknown one is a dash: Streamlit writes a missing number as "None"
+    ratings = table["rating"][table["rating"] != "—"].astype(float)
+    assert len(ratings) and ratings.between(0, 5).all()
+    assert table["review_count"].str.fullmatch(r"[\d,]+|—").all() and table["price"].str.fullmatch(r"[\d,.]+|—").all()
+    assert "None" not in table.astype(str).to_numpy() and "nan" not in table.astype(str).to_numpy()
+    suggestions = frame_with(at, "examples")
+    if len(suggestions):  # "stated by e.g." names listings by their titles, not their ids
+        ids = set(app_env.listings["listing_id"])
+        titles = set(app_env.listings["title"])
+        examples = [e for row in suggestions["examples"] for e in row]
+        assert examples and not set(examples) & ids and set(examples) <= titles
+
+
+def test_competitor_table_leaves_a_missing_price_blank():
+    from diffscan.analyses.competitors import Competitor, CompetitorResult
+    from diffscan.present import export
+    from diffscan.ui import competitors as page
+
+    base = dict(listing_id="0f" * 16, title="Mug", brand="", category="Home", score=0.5, semantic=0.5, lexical=0.1,
+                fuzzy=0.2, code_match=False, same_category=True, near_duplicate=False, kind="substitute")
+    result = CompetitorResult("mug", None, [Competitor(rank=1, price=None, **base), Competitor(rank=2, price=3.5, **base)])
+    frame = page.competitor_frame(result)
+    assert frame["price"].isna().iloc[0] and frame["price"].iloc[1] == 3.5 and "url" not in frame  # no links: no column
+    csv_text = export.to_csv(frame)
+    assert "None" not in csv_text and csv_text.splitlines()[0].startswith("rank,match,title,price,price_vs_query")
+    downloads = {d.file_name: d.data.decode("utf-8") for d in page.competitor_downloads(result)}
+    assert "None" not in downloads["competitors.csv"] and '"price": null' in downloads["competitors.json"]
+
+
+def test_niche_detail_lists_competitors_by_title_with_price_position(app_env):
+    at = open_app("niches")
+    top = frame_with(at, "price_vs_niche")
+    assert list(top.columns[:4]) == ["title", "price", "price_vs_niche", "rating"] and top.columns[-1] == "listing_id"
+    assert top["title"].isin(set(app_env.listings["title"])).all()
+    positions = top["price_vs_niche"][top["price"] != "—"]
+    assert positions.str.contains(r"^(?:\d+% (?:cheaper|dearer)|same price)$").all()
+    every = frame_with(at, "brand")
+    assert list(at.dataframe[-1].value.columns)[0] == "title" or "title" in every.columns
