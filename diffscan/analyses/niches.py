@@ -280,6 +280,7 @@ class Niche:
     demand_listings: int = 0  # listings that carry the demand signal (a review, a sale, a rating)
     demand_weak: bool = True  # fewer than `CandidateParams.min_demand_listings` carry it: a guess, not a reading
     demand_vs_category: float | None = None  # its listings' demand against its category's (see `relative_demand`)
+    demand_interval: list[float] | None = None  # 80% interval of its typical listing's demand (`demand_interval`)
     brand_leader_share: float = 0.0  # the biggest share of its listings one brand holds (at most max_brand_share)
 
     def to_dict(self) -> dict:
@@ -1057,6 +1058,7 @@ def _describe(s: _Scored, rank: int, ctx: _Context, labels: dict[str, tuple[str,
         price_max=band["max"], price_count=band["count"], demand_listings=carrying,
         demand_weak=carrying < ctx.candidates.min_demand_listings,
         demand_vs_category=relative_demand(ctx.demand, c.rows, ctx.categories == c.category),
+        demand_interval=demand_interval(ctx.demand, c.rows),
         brand_leader_share=round(brand_share(ctx.brands[c.rows]), 4), top_competitors=_top_competitors(c, ctx, band["median"]),
         neighbour=neighbour, usps=usps,
         positioning=positioning(name, c.category, usps, len(c.rows), s.distinct, text, neighbour, usp=ctx.neighbours.usp),
@@ -1089,6 +1091,24 @@ def relative_demand(demand: _Demand, rows: np.ndarray, category: np.ndarray) -> 
         return round(float(a.mean() - b.mean()), 3) if len(a) and len(b) else None
     logs = lambda v: np.log1p(np.maximum(np.nan_to_num(v, nan=0.0), 0.0))  # noqa: E731 - missing: none yet
     return round(float(np.exp(logs(inside).mean() - logs(around).mean())), 3)
+
+
+def demand_interval(demand: _Demand, rows: np.ndarray, z: float = 1.2816) -> list[float] | None:
+    """An 80% interval (z = 1.28) of the niche's typical listing's demand, in the signal's unit: for counts,
+    exp(mean log(1 + x) +/- z x its standard error) - 1 (a geometric mean, as reviews are heavy-tailed); for
+    ratings, the mean +/- z x its standard error. None with fewer than 2 values (nothing to spread)."""
+    if demand.source == "market size":
+        return None
+    values = demand.values[rows]
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return None
+    x = np.log1p(np.maximum(values, 0.0)) if demand.source != "rating" else values
+    half = z * float(np.std(x, ddof=1)) / math.sqrt(len(x))
+    low, high = float(x.mean()) - half, float(x.mean()) + half
+    if demand.source != "rating":
+        low, high = math.expm1(low), math.expm1(high)
+    return [round(max(low, 0.0), 2), round(high, 2)]
 
 
 def _has_brand_word(text: str, brand_words: frozenset[str]) -> bool:
@@ -1246,6 +1266,7 @@ def niches_frame(niches: list[Niche]) -> pd.DataFrame:
             "price_min": n.price_min, "price_low": n.price_low, "price_median": n.price_median, "price_high": n.price_high,
             "price_max": n.price_max, "price_count": n.price_count, "demand_listings": n.demand_listings,
             "demand_weak": n.demand_weak, "demand_vs_category": n.demand_vs_category,
+            "demand_interval": "" if n.demand_interval is None else f"{n.demand_interval[0]:g}-{n.demand_interval[1]:g}",
             "brand_leader_share": n.brand_leader_share,
             "usps": [u.text for u in n.usps], "positioning": n.positioning, "keywords": n.keywords,
             "attributes": n.attributes,

@@ -792,3 +792,15 @@ def test_positioning_says_offer_and_offers_not_offer_s():
     many = positioning("cork yoga mat", "Sports > Yoga Mats", [], 3, 4, "12 reviews", None)
     assert "across 1 distinct offer," in one and "across 4 distinct offers," in many
     assert "(s)" not in one + many
+
+
+def test_demand_interval_spreads_with_the_niches_listings():
+    from diffscan.analyses.niches import _make_demand, demand_interval
+
+    reviews = _make_demand("reviews", np.array([10.0, 12.0, 8.0, 1000.0, 0.0, 5.0, np.nan]))
+    tight, wide = demand_interval(reviews, np.array([0, 1, 2])), demand_interval(reviews, np.array([0, 3, 4]))
+    assert tight[0] < 10 < tight[1] and wide[1] - wide[0] > tight[1] - tight[0]
+    assert demand_interval(reviews, np.array([5, 6])) is None  # one value: nothing to spread
+    ratings = _make_demand("rating", np.array([4.0, 5.0, 4.5]))
+    low, high = demand_interval(ratings, np.array([0, 1, 2]))
+    assert low < 4.5 < high
