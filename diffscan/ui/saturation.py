@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from diffscan.analyses.projection import PROJECTION
+from diffscan.analyses.projection import PROJECTION, search_mask
 from diffscan.present import export, figures
 from diffscan.ui import state
 from diffscan.ui.common import Download, download_buttons, formula, guarded, plain
@@ -59,10 +59,12 @@ def saturation_downloads(landscape) -> list[Download]:
     ]
 
 
-def map_figure(points: pd.DataFrame, colour_by: str):
+def map_figure(points: pd.DataFrame, colour_by: str, search: str = ""):
     """The interactive scatter (`figures.map_scatter`): one point per listing, the named categories in
-    distinct colours, hover saying why a point is crowded."""
-    return figures.map_scatter(points, colour_column=COLOUR_BY[colour_by][1], in_page=True)
+    distinct colours, hover saying why a point is crowded; listings matching `search` stay in colour,
+    the rest turn grey."""
+    highlight = search_mask(points, search) if search.strip() else None
+    return figures.map_scatter(points, colour_column=COLOUR_BY[colour_by][1], in_page=True, highlight=highlight)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,7 +106,10 @@ def _level_picker(path: str, key: str) -> int | None:
 def _map_section(path: str, key: str, level: int | None) -> None:
     """The 2-D map of every listing, coloured by category, cluster or crowding."""
     st.subheader("Map")
-    colour_by = st.radio("Colour by", list(COLOUR_BY), horizontal=True, key="map_colour")
+    left, right = st.columns([2, 3])
+    colour_by = left.radio("Colour by", list(COLOUR_BY), horizontal=True, key="map_colour")
+    search = right.text_input("Highlight listings", key="map_search", placeholder="words of a title, or a listing id",
+                              help="Listings whose title has all these words stay in colour; the rest turn grey.")
     try:
         points = guarded(state.with_progress, "Projecting the listings onto a map (once per index)…",
                          state.landscape_map_of, path, key, level, COLOUR_BY[colour_by][0])
@@ -116,7 +121,12 @@ def _map_section(path: str, key: str, level: int | None) -> None:
     import os
     if "map" in os.environ.get("X_SKIP", ""):
         return
-    st.plotly_chart(_map_figure_of(path, key, level, colour_by, points), key="landscape_map", config={"displaylogo": False})
+    if search.strip():
+        found = int(search_mask(points, search).sum())
+        st.caption(f"{found:,} of {len(points):,} listings match “{plain(search.strip())}”." if found else
+                   f"No listing matches “{plain(search.strip())}”: every point is grey.")
+    st.plotly_chart(_map_figure_of(path, key, level, colour_by, search.strip(), points), key="landscape_map",
+                    config={"displaylogo": False})
     named = ("every crowded category and the most saturated ones" if colour_by == "category"
              else f"the {PROJECTION.max_colours} biggest clusters")
     st.caption(f"Each point is a listing; nearby points say similar things. Bigger points are more crowded. "
@@ -125,10 +135,10 @@ def _map_section(path: str, key: str, level: int | None) -> None:
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def _map_figure_of(path: str, key: str, level: int | None, colour_by: str, _points: pd.DataFrame):
-    """`map_figure`, built once per index, level and colouring: plotly express takes a good part of a
-    second for 20,000 points, and every widget on this page reruns it (the chart only reads the figure)."""
-    return map_figure(_points, colour_by)
+def _map_figure_of(path: str, key: str, level: int | None, colour_by: str, search: str, _points: pd.DataFrame):
+    """`map_figure`, built once per index, level, colouring and search: a figure of 20,000 points takes a
+    good part of a second, and every widget on this page reruns it (the chart only reads the figure)."""
+    return map_figure(_points, colour_by, search)
 
 
 def _categories_section(landscape) -> None:

@@ -589,3 +589,12 @@ def test_niche_detail_lists_competitors_by_title_with_price_position(app_env):
     assert positions.str.contains(r"^(?:\d+% (?:cheaper|dearer)|same price)$").all()
     every = frame_with(at, "brand")
     assert list(at.dataframe[-1].value.columns)[0] == "title" or "title" in every.columns
+
+
+def test_map_search_highlights_matching_listings(app_env):
+    at = open_app("saturation")
+    at.text_input(key="map_search").input("yoga mat").run()
+    assert not at.exception
+    assert any("listings match" in c and "yoga mat" in c for c in texts(at.caption))
+    at.text_input(key="map_search").input("zzzz-no-such-listing").run()
+    assert any("No listing matches" in c for c in texts(at.caption))
