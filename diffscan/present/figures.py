@@ -266,6 +266,7 @@ def map_scatter(frame: pd.DataFrame, *, colour_column: str = "colour", in_page: 
     if numeric:
         scatter.add_trace(go.Scattergl(
             x=frame["x"], y=frame["y"], mode="markers", name=colour_column, hovertext=hover, hoverinfo="text",
+            customdata=frame["listing_id"].astype(str).to_numpy(),
             marker={"size": size, "color": frame[colour_column], "colorscale": "YlOrRd", "showscale": True,
                     "colorbar": {"title": colour_column}, "opacity": 0.8, "line": {"width": 0}}))
     else:
@@ -277,6 +278,7 @@ def map_scatter(frame: pd.DataFrame, *, colour_column: str = "colour", in_page: 
             sub = frame[part]
             scatter.add_trace(go.Scattergl(
                 x=sub["x"], y=sub["y"], mode="markers", legendgroup=plotly_text(str(group)),
+                customdata=sub["listing_id"].astype(str).to_numpy(),  # a selection on the map names its listings
                 name=plotly_text(group if group == OTHER else legend_name(str(group), bool(crowded.get(group, False)))),
                 marker={"size": size[part], "color": colours[group], "opacity": 0.45 if group == OTHER else 0.8,
                         "line": {"width": 0}},
