@@ -158,6 +158,19 @@ def landscape_map(index: Index, landscape: Landscape, *, color_by: str = "catego
     return frame
 
 
+def search_mask(frame: pd.DataFrame, words: str) -> np.ndarray:
+    """Which points of a map match a search: every word in the title (case-insensitive), or the listing id
+    itself; all of them for an empty search. The map greys the rest, it does not hide them."""
+    words = words.strip()
+    if not words:
+        return np.ones(len(frame), dtype=bool)
+    titles = frame["title"].astype(str).str.casefold()
+    found = np.ones(len(frame), dtype=bool)
+    for word in words.casefold().split():
+        found &= titles.str.contains(word, regex=False).to_numpy()
+    return found | (frame["listing_id"].astype(str) == words).to_numpy()
+
+
 def saturation_chart(landscape: Landscape, top: int = PROJECTION.chart_categories) -> pd.DataFrame:
     """The most saturated categories, for the bar chart: category, saturation_score, crowded, listings."""
     cols = ["category", "saturation_score", "crowded", "listings", "rank"]

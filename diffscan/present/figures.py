@@ -233,14 +233,28 @@ def saturation_bars(landscape: Landscape, *, in_page: bool = True):
     return bars
 
 
-def map_scatter(frame: pd.DataFrame, *, colour_column: str = "colour", in_page: bool = False):
+NOT_MATCHING = "not matching the search"
+
+
+def map_scatter(frame: pd.DataFrame, *, colour_column: str = "colour", in_page: bool = False,
+                highlight: np.ndarray | None = None):
     """The plotly map: one point per listing, a trace per named group in legend order (`colour_map`), or
     one trace on a sequential scale when `colour_column` is numeric ("crowding"); bigger = more crowded.
     Hover says the title, category, cluster and why the point is crowded (`why_crowded`); catalog text
-    goes through `plotly_text`."""
+    goes through `plotly_text`. `highlight` (a mask, `projection.search_mask`) keeps its points in colour
+    and draws the rest grey underneath, still there to see where the matches sit."""
     import plotly.graph_objects as go
 
     scatter = go.Figure()
+    numeric = pd.api.types.is_numeric_dtype(frame[colour_column])
+    # colours and legend order of the whole map: a search must not repaint the groups it keeps
+    colours, groups = ({}, []) if numeric else (colour_map(frame), order_colours(frame))
+    if highlight is not None and not highlight.all():
+        rest = frame[~highlight]
+        scatter.add_trace(go.Scattergl(
+            x=rest["x"], y=rest["y"], mode="markers", name=NOT_MATCHING, legendgroup=NOT_MATCHING,
+            marker={"size": 4, "color": OTHER_GREY, "opacity": 0.25, "line": {"width": 0}}, hoverinfo="skip"))
+        frame = frame[highlight]
     size = 4 + 8 * np.clip((frame["crowding"].to_numpy() - 40) / 55, 0, 1)
     why = np.array(why_crowded(frame), dtype=object)
     hover = np.array([
@@ -249,19 +263,22 @@ def map_scatter(frame: pd.DataFrame, *, colour_column: str = "colour", in_page: 
         for t, c, lab, cr, w, i in zip(frame["title"], frame["category"], frame["cluster_label"], frame["crowding"], why,
                                        frame["listing_id"])
     ], dtype=object)
-    if pd.api.types.is_numeric_dtype(frame[colour_column]):
+    if numeric:
         scatter.add_trace(go.Scattergl(
             x=frame["x"], y=frame["y"], mode="markers", name=colour_column, hovertext=hover, hoverinfo="text",
+            customdata=frame["listing_id"].astype(str).to_numpy(),
             marker={"size": size, "color": frame[colour_column], "colorscale": "YlOrRd", "showscale": True,
                     "colorbar": {"title": colour_column}, "opacity": 0.8, "line": {"width": 0}}))
     else:
-        colours = colour_map(frame)
         crowded = frame.groupby("colour")["crowded"].first() if "crowded" in frame else {}
-        for group in order_colours(frame):
+        for group in groups:
             part = (frame["colour"] == group).to_numpy()
+            if not part.any():
+                continue
             sub = frame[part]
             scatter.add_trace(go.Scattergl(
                 x=sub["x"], y=sub["y"], mode="markers", legendgroup=plotly_text(str(group)),
+                customdata=sub["listing_id"].astype(str).to_numpy(),  # a selection on the map names its listings
                 name=plotly_text(group if group == OTHER else legend_name(str(group), bool(crowded.get(group, False)))),
                 marker={"size": size[part], "color": colours[group], "opacity": 0.45 if group == OTHER else 0.8,
                         "line": {"width": 0}},

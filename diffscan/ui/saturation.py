@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from diffscan.analyses.projection import PROJECTION
+from diffscan.analyses.projection import PROJECTION, search_mask
 from diffscan.present import export, figures
 from diffscan.ui import state
 from diffscan.ui.common import Download, download_buttons, formula, guarded, plain
@@ -51,6 +51,18 @@ def cluster_listings(index, landscape, cluster_id: str, limit: int = SAMPLE_LIST
     return listings[["title", "brand", "price", "near_duplicate_group", "knn_similarity", "listing_id"]].reset_index(drop=True)
 
 
+SELECTED_COLUMNS = ["title", "category", "cluster_label", "crowding", "look_alikes", "saturation_score", "listing_id"]
+
+
+def selected_listings(points: pd.DataFrame, selection: list[dict]) -> pd.DataFrame:
+    """The listings picked on the map (box, lasso or click): each selected point carries its listing id
+    as `customdata` (`figures.map_scatter`); points of the grey "not matching" layer carry none."""
+    ids = {str(p["customdata"]) for p in selection if p.get("customdata") is not None}
+    if not ids:
+        return pd.DataFrame(columns=SELECTED_COLUMNS)
+    return points.loc[points["listing_id"].astype(str).isin(ids), SELECTED_COLUMNS].reset_index(drop=True)
+
+
 def saturation_downloads(landscape) -> list[Download]:
     """The ranked categories and all clusters as spreadsheet-safe CSV."""
     return [
@@ -59,10 +71,12 @@ def saturation_downloads(landscape) -> list[Download]:
     ]
 
 
-def map_figure(points: pd.DataFrame, colour_by: str):
+def map_figure(points: pd.DataFrame, colour_by: str, search: str = ""):
     """The interactive scatter (`figures.map_scatter`): one point per listing, the named categories in
-    distinct colours, hover saying why a point is crowded."""
-    return figures.map_scatter(points, colour_column=COLOUR_BY[colour_by][1], in_page=True)
+    distinct colours, hover saying why a point is crowded; listings matching `search` stay in colour,
+    the rest turn grey."""
+    highlight = search_mask(points, search) if search.strip() else None
+    return figures.map_scatter(points, colour_column=COLOUR_BY[colour_by][1], in_page=True, highlight=highlight)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,7 +118,10 @@ def _level_picker(path: str, key: str) -> int | None:
 def _map_section(path: str, key: str, level: int | None) -> None:
     """The 2-D map of every listing, coloured by category, cluster or crowding."""
     st.subheader("Map")
-    colour_by = st.radio("Colour by", list(COLOUR_BY), horizontal=True, key="map_colour")
+    left, right = st.columns([2, 3])
+    colour_by = left.radio("Colour by", list(COLOUR_BY), horizontal=True, key="map_colour")
+    search = right.text_input("Highlight listings", key="map_search", placeholder="words of a title, or a listing id",
+                              help="Listings whose title has all these words stay in colour; the rest turn grey.")
     try:
         points = guarded(state.with_progress, "Projecting the listings onto a map (once per index)…",
                          state.landscape_map_of, path, key, level, COLOUR_BY[colour_by][0])
@@ -116,19 +133,36 @@ def _map_section(path: str, key: str, level: int | None) -> None:
     import os
     if "map" in os.environ.get("X_SKIP", ""):
         return
-    st.plotly_chart(_map_figure_of(path, key, level, colour_by, points), key="landscape_map", config={"displaylogo": False})
+    if search.strip():
+        found = int(search_mask(points, search).sum())
+        st.caption(f"{found:,} of {len(points):,} listings match “{plain(search.strip())}”." if found else
+                   f"No listing matches “{plain(search.strip())}”: every point is grey.")
+    event = st.plotly_chart(_map_figure_of(path, key, level, colour_by, search.strip(), points), key="landscape_map",
+                            config={"displaylogo": False}, on_select="rerun", selection_mode=("box", "lasso", "points"))
+    chosen = selected_listings(points, list(getattr(getattr(event, "selection", None), "points", None) or []))
+    if len(chosen):
+        st.markdown(f"**{len(chosen):,} listings selected on the map**")
+        st.dataframe(chosen, hide_index=True, key="map_selection",
+                     column_config={"title": st.column_config.TextColumn("title", width="large"),
+                                    "cluster_label": st.column_config.TextColumn("cluster"),
+                                    "look_alikes": st.column_config.NumberColumn("look-alikes"),
+                                    "saturation_score": st.column_config.NumberColumn("category saturation", format="%.1f"),
+                                    "listing_id": st.column_config.TextColumn("listing id", width="small")})
+        download_buttons([Download("Selected listings CSV", lambda: export.to_csv(chosen).encode("utf-8"),
+                                   "selected-listings.csv", "text/csv")], key="map_selection")
     named = ("every crowded category and the most saturated ones" if colour_by == "category"
              else f"the {PROJECTION.max_colours} biggest clusters")
     st.caption(f"Each point is a listing; nearby points say similar things. Bigger points are more crowded. "
                f"{named.capitalize()} get a colour, the rest are grey. Hover a point to see why it is crowded: "
-               "its look-alike listings and how much of its category sells the same kind of offer.")
+               "its look-alike listings and how much of its category sells the same kind of offer. Drag a box or "
+               "a lasso on the map to list and download the listings inside it.")
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def _map_figure_of(path: str, key: str, level: int | None, colour_by: str, _points: pd.DataFrame):
-    """`map_figure`, built once per index, level and colouring: plotly express takes a good part of a
-    second for 20,000 points, and every widget on this page reruns it (the chart only reads the figure)."""
-    return map_figure(_points, colour_by)
+def _map_figure_of(path: str, key: str, level: int | None, colour_by: str, search: str, _points: pd.DataFrame):
+    """`map_figure`, built once per index, level, colouring and search: a figure of 20,000 points takes a
+    good part of a second, and every widget on this page reruns it (the chart only reads the figure)."""
+    return map_figure(_points, colour_by, search)
 
 
 def _categories_section(landscape) -> None:

@@ -246,3 +246,21 @@ def test_toys_map_names_every_crowded_category():
     crowded = land.categories.loc[land.categories["crowded"], "category"]
     assert {figures.plotly_text(c) for c in crowded} <= {n for n, _ in legend}
     assert len({c for _, c in legend}) == len(legend) > 10
+
+
+def test_search_greys_the_rest_and_keeps_the_colours(demo_map):
+    from diffscan.analyses.projection import search_mask
+    from diffscan.present import figures
+
+    _land, frame = demo_map
+    mask = search_mask(frame, "Yoga MAT")
+    assert mask.any() and not mask.all()
+    assert frame.loc[mask, "title"].str.lower().str.contains("yoga").all()
+    assert frame.loc[mask, "title"].str.lower().str.contains("mat").all()
+    assert search_mask(frame, "  ").all() and search_mask(frame, frame["listing_id"].iloc[3])[3]
+    whole = {t.legendgroup: t.marker.color for t in figures.map_scatter(frame).data}
+    found = figures.map_scatter(frame, highlight=mask)
+    grey = found.data[0]
+    assert grey.name == figures.NOT_MATCHING and len(grey.x) == (~mask).sum() and grey.marker.color == figures.OTHER_GREY
+    assert sum(len(t.x) for t in found.data[1:]) == mask.sum()
+    assert all(whole[t.legendgroup] == t.marker.color for t in found.data[1:])  # the same colour as without a search

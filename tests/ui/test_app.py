@@ -589,3 +589,28 @@ def test_niche_detail_lists_competitors_by_title_with_price_position(app_env):
     assert positions.str.contains(r"^(?:\d+% (?:cheaper|dearer)|same price)$").all()
     every = frame_with(at, "brand")
     assert list(at.dataframe[-1].value.columns)[0] == "title" or "title" in every.columns
+
+
+def test_map_search_highlights_matching_listings(app_env):
+    at = open_app("saturation")
+    at.text_input(key="map_search").input("yoga mat").run()
+    assert not at.exception
+    assert any("listings match" in c and "yoga mat" in c for c in texts(at.caption))
+    at.text_input(key="map_search").input("zzzz-no-such-listing").run()
+    assert any("No listing matches" in c for c in texts(at.caption))
+
+
+def test_a_selection_on_the_map_lists_its_listings(app_env):
+    from diffscan.ui import saturation, state
+
+    path, key = str(app_env.path), state.stamp(app_env.path)
+    points = state.landscape_map_of(path, key, None, "category")
+    fig = saturation.map_figure(points, "category", "yoga mat")
+    ids = [i for t in fig.data if t.customdata is not None for i in t.customdata]
+    assert len(ids) == saturation.search_mask(points, "yoga mat").sum()  # only the highlighted points are pickable
+    picked = [{"curve_number": 1, "point_index": 0, "customdata": ids[0]}, {"customdata": ids[1]}, {"x": 0.0}]
+    chosen = saturation.selected_listings(points, picked)
+    assert list(chosen.columns) == saturation.SELECTED_COLUMNS and set(chosen["listing_id"]) == {ids[0], ids[1]}
+    assert saturation.selected_listings(points, []).empty
+    at = open_app("saturation")
+    assert not at.exception and any("Drag a box" in c for c in texts(at.caption))

@@ -268,6 +268,13 @@ def test_every_page_shows_what_a_seller_must_see(server, demo_index):
             assert "verdict" in _headers(page) and "saturation" in _headers(page)
             expect(page.get_by_text("too few listings to judge").first).to_be_visible()
             _shoot(page, "saturation")
+            # the search box greys the listings that do not match, and leaves them on the map
+            page.get_by_role("textbox", name="Highlight listings").fill("yoga mat")
+            page.get_by_role("textbox", name="Highlight listings").press("Enter")
+            expect(page.locator(".legendtext").filter(has_text="not matching the search")).to_have_count(1, timeout=UI_TIMEOUT_MS)
+            expect(page.get_by_text("listings match").first).to_be_visible()
+            _wait_idle(page)
+            _shoot(page, "saturation-search")
             # Niches: the shortlist and the first niche's competitors by title, priced against the niche
             _open(page, "Niches", '[data-testid="stDataFrame"]')
             expect(page.locator("h3").filter(has_text="1. ").first).to_be_visible(timeout=UI_TIMEOUT_MS)
@@ -287,4 +294,5 @@ def test_every_page_shows_what_a_seller_must_see(server, demo_index):
             assert page.get_by_test_id("stException").count() == 0
         finally:
             browser.close()
-    assert sorted(f.stem for f in PAGES_DIR.glob("*.png")) == ["catalog", "changes", "competitors", "niches", "saturation"]
+    assert sorted(f.stem for f in PAGES_DIR.glob("*.png")) == ["catalog", "changes", "competitors", "niches", "saturation",
+                                                                    "saturation-search"]
