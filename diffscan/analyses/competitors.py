@@ -10,9 +10,10 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from diffscan.analyses.usps import catalog_segmenter, display
+from diffscan.core.attributes import identifying
 from diffscan.core.lexical import row_dots
 from diffscan.core.similarity import is_near_duplicate
-from diffscan.core.text import listing_text, model_codes, phrases
+from diffscan.core.text import content_words, listing_text, model_codes, phrases
 from diffscan.errors import QueryError
 from diffscan.index.store import Index
 
@@ -44,6 +45,67 @@ class Weights:
 
 
 DEFAULT_WEIGHTS = Weights()
+
+
+@dataclass(frozen=True)
+class TwinRule:
+    """When a competitor sells the same product as the query (a twin) and not a substitute.
+
+    A twin is a near-duplicate or shares a model number, or its title says the query title's words in
+    any order (one title's words all in the other's) with the same identifying attributes. A different
+    size, quantity, colour or model number always makes a substitute.
+
+    Parameters
+    ----------
+    kinds: attribute kinds that tell one product from another (core.attributes.identifying).
+    min_words: the shorter title has at least this many words for word containment to count
+        ('water bottle' is in every bottle's title, it names no product).
+    min_cover: and at least this share of the longer title's words (extra claims such as 'hot 12 hours'
+        are fine, a title twice as long is another listing).
+    """
+
+    kinds: tuple[str, ...] = ("size", "quantity", "colour")
+    min_words: int = 3
+    min_cover: float = 0.6
+
+
+TWIN = TwinRule()
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What tells one product from another in a title: its words as a set, identifying attributes and
+    model numbers."""
+
+    words: frozenset[str]
+    attributes: dict[str, frozenset[str]]
+    codes: frozenset[str]
+
+
+def _facts(title: str, segmenter, rule: TwinRule) -> _Facts:
+    return _Facts(frozenset(content_words(title, segmenter)), identifying(title, rule.kinds), frozenset(model_codes(title)))
+
+
+def _codes_agree(a: frozenset[str], b: frozenset[str]) -> bool:
+    """A model number in both, or one the other's with a suffix ('DMCFX37K' and 'DMCFX37': a colour variant code)."""
+    return any(x == y or x.startswith(y) or y.startswith(x) for x in a for y in b)
+
+
+def _differences(query: _Facts, other: _Facts, rule: TwinRule) -> list[str]:
+    """What both titles state but differently, e.g. ['size: 750ml / 500ml']: a different product."""
+    out = [f"{kind}: {', '.join(sorted(query.attributes[kind]))} / {', '.join(sorted(other.attributes[kind]))}"
+           for kind in rule.kinds
+           if kind in query.attributes and kind in other.attributes and query.attributes[kind].isdisjoint(other.attributes[kind])]
+    if query.codes and other.codes and not _codes_agree(query.codes, other.codes):
+        out.append(f"model no.: {', '.join(sorted(query.codes))} / {', '.join(sorted(other.codes))}")
+    return out
+
+
+def _same_words(query: _Facts, other: _Facts, rule: TwinRule) -> bool:
+    """The same words in any order, give or take a few claims, and the same identifying attributes."""
+    short, long = sorted((query.words, other.words), key=len)
+    return (len(short) >= rule.min_words and short <= long and len(short) >= rule.min_cover * len(long)
+            and all(query.attributes.get(k) == other.attributes.get(k) for k in rule.kinds))
 
 
 @dataclass(frozen=True)
@@ -95,6 +157,7 @@ class Competitor:
     shared_phrases: list[str] = field(default_factory=list)
     unique_to_query: list[str] = field(default_factory=list)
     unique_to_competitor: list[str] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)  # attributes both titles state differently
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -293,8 +356,12 @@ class _Phrases:
     text that contain it: the maximal phrases of any subset then take set lookups, not comparing every pair
     and sorting (~25 us a set, 30 sets a query)."""
 
-    def __init__(self, found: set[str]) -> None:
+    def __init__(self, found: set[str], words: set[str] | frozenset[str] = frozenset(),
+                 stopwords: frozenset[str] = frozenset()) -> None:
         self.all = found
+        self.words = words  # the text's words as a set (`content_words`)
+        # Each phrase's own words without the stopwords inside it ('bottle for kids' -> bottle, kids).
+        self.content = {p: frozenset(w for w in p.split(" ") if w not in stopwords) for p in found}
         self.ordered = sorted(found, key=lambda p: (-len(p.split()), p))  # as `maximal` orders them
         self.position = {p: i for i, p in enumerate(self.ordered)}
         within: dict[str, set[str]] = {}
@@ -306,6 +373,14 @@ class _Phrases:
                     if part in found:
                         within.setdefault(part, set()).add(longer)
         self.within = within
+
+    def said_by(self, words: set[str] | frozenset[str]) -> set[str]:
+        """The phrases whose every word is in `words`: said by the other text, in whatever order."""
+        return {p for p, own in self.content.items() if own <= words}
+
+    def not_said_by(self, words: set[str] | frozenset[str]) -> set[str]:
+        """The phrases none of whose words are in `words`: unique to this text."""
+        return {p for p, own in self.content.items() if own.isdisjoint(words)}
 
     def maximal(self, subset: set[str], n: int = 8) -> list[str]:
         """`maximal(subset)[:n]` for a subset of these phrases."""
@@ -335,12 +410,13 @@ class _Listings:
         self.df = index.listings
         self.chars = index.manifest["text"]["description_chars"]
         self.explain = explain
-        self.segmenter = catalog_segmenter(index) if explain else None  # Chinese words, with the catalog's brands
+        self.segmenter = catalog_segmenter(index)  # Chinese words, with the catalog's brands (jieba loads on first use)
         self.limit = limit
         self._rows: dict[int, tuple] = {}
         self.titles: dict[int, str] = {}
         self.paths: dict[int, tuple[str, ...]] = {}  # lower-cased, as the category prior compares them
         self._codes: dict[int, set[str]] = {}
+        self._facts: dict[int, _Facts] = {}
         self._phrases: dict[str, _Phrases] = {}
         self._display: dict[str, str] = {}
 
@@ -349,7 +425,7 @@ class _Listings:
         if not missing:
             return
         if len(self._rows) + len(missing) > self.limit:
-            for memo in (self._rows, self.titles, self.paths, self._codes, self._phrases, self._display):
+            for memo in (self._rows, self.titles, self.paths, self._codes, self._facts, self._phrases, self._display):
                 memo.clear()
         columns = [self.df[c].take(missing).tolist() for c in self.COLUMNS]
         self._rows.update(zip(missing, zip(*columns)))
@@ -365,10 +441,16 @@ class _Listings:
             self._codes[r] = model_codes(self.titles[r])
         return self._codes[r]
 
+    def facts(self, r: int, rule: TwinRule) -> _Facts:
+        if r not in self._facts:
+            self._facts[r] = _facts(self.titles[r], self.segmenter, rule)
+        return self._facts[r]
+
     def phrases(self, text: str) -> _Phrases:
-        """The phrases of a text (a query's or a listing's: a query that is a listing's text shares them)."""
+        """The phrases and words of a text (a query's or a listing's: a query that is a listing's text shares them)."""
         if text not in self._phrases:
-            self._phrases[text] = _Phrases(phrases(text, segmenter=self.segmenter))
+            seg = self.segmenter
+            self._phrases[text] = _Phrases(phrases(text, segmenter=seg), content_words(text, seg), seg.stopwords)
         return self._phrases[text]
 
     def shown(self, found: list[str]) -> list[str]:
@@ -382,7 +464,7 @@ class _Listings:
 
 
 def _rank(listings: _Listings, query: _Query, cand: np.ndarray, semantic_cand: np.ndarray,
-          lexical_cand: np.ndarray, *, k: int, weights: Weights) -> list[Competitor]:
+          lexical_cand: np.ndarray, *, k: int, weights: Weights, twin: TwinRule = TWIN) -> list[Competitor]:
     """The top `k` candidates of one query by the weighted score, explained (when `listings.explain`)."""
     if len(cand) == 0:
         return []
@@ -404,12 +486,16 @@ def _rank(listings: _Listings, query: _Query, cand: np.ndarray, semantic_cand: n
     order = np.argsort(-score, kind="stable")[:k]
     explain = listings.explain
     qphrases = listings.phrases(query.text) if explain else _Phrases(set())
+    qfacts = _facts(query.title, listings.segmenter, twin)
     out: list[Competitor] = []
     for rank, j in enumerate(order, start=1):
         listing_id, title, brand, price, path, description = listings.row(rows[j])
         near = is_near_duplicate(float(semantic_cand[j]), query.title, title)
+        cfacts = listings.facts(rows[j], twin)
+        differences = _differences(qfacts, cfacts, twin)
+        same = not differences and (near or bool(codes[j]) or _same_words(qfacts, cfacts, twin))
         cphrases = listings.phrases(listing_text(title, brand, description, listings.chars)) if explain else _Phrases(set())
-        q, c = qphrases.all, cphrases.all
+        # Shared and unique as sets of words: 'basmati rice premium' is all said by 'Premium Basmati Rice'.
         price = float(price)
         out.append(
             Competitor(
@@ -426,10 +512,11 @@ def _rank(listings: _Listings, query: _Query, cand: np.ndarray, semantic_cand: n
                 code_match=bool(codes[j]),
                 same_category=bool(same_cat[j]),
                 near_duplicate=near,
-                kind="twin" if (near or codes[j]) else "substitute",
-                shared_phrases=listings.shown(qphrases.maximal(q & c)),
-                unique_to_query=listings.shown(qphrases.maximal(q - c)),
-                unique_to_competitor=listings.shown(cphrases.maximal(c - q)),
+                kind="twin" if same else "substitute",
+                shared_phrases=listings.shown(qphrases.maximal(qphrases.said_by(cphrases.words))),
+                unique_to_query=listings.shown(qphrases.maximal(qphrases.not_said_by(cphrases.words))),
+                unique_to_competitor=listings.shown(cphrases.maximal(cphrases.not_said_by(qphrases.words))),
+                differences=differences,
             )
         )
     return out
@@ -444,6 +531,7 @@ def find_competitors(
     filters: Filters | None = None,
     category_path: list[str] | None = None,
     weights: Weights = DEFAULT_WEIGHTS,
+    twin: TwinRule = TWIN,
     encoder=None,
     query_vector: np.ndarray | None = None,
     explain: bool = True,
@@ -470,7 +558,7 @@ def find_competitors(
         qvec = query_vector if query_vector is not None else (encoder or index.encoder()).encode_one(query.text)
     cand, semantic, lexical = _candidates(index, qvec, index.query_lexical(query.text), _blocked(index, filters, exclude),
                                           _pool(k))
-    competitors = _rank(_Listings(index, explain), query, cand, semantic, lexical, k=k, weights=weights)
+    competitors = _rank(_Listings(index, explain), query, cand, semantic, lexical, k=k, weights=weights, twin=twin)
     return CompetitorResult(query_text=query.text, query_id=listing_id, competitors=competitors)
 
 
@@ -518,6 +606,7 @@ def find_competitors_batch(
     k: int = 10,
     filters: Filters | None = None,
     weights: Weights = DEFAULT_WEIGHTS,
+    twin: TwinRule = TWIN,
     query_vectors: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
@@ -563,7 +652,8 @@ def find_competitors_batch(
         for i, (cand, semantic, lexical) in zip(range(start, stop), found):
             head = {"query_id": ids[i], "query_title": texts[i].split(" | ", 1)[0]}
             # vars, not to_dict: the Competitor is dropped, so its lists need no deep copy (asdict: ~0.1 ms each)
-            rows.extend({**head, **vars(c)} for c in _rank(listings, asked[i], cand, semantic, lexical, k=k, weights=weights))
+            rows.extend({**head, **vars(c)} for c in _rank(listings, asked[i], cand, semantic, lexical, k=k, weights=weights,
+                                                            twin=twin))
         if progress:
             progress(stop, len(asked))
     columns = ["query_id", "query_title", *Competitor.__dataclass_fields__.keys()]

@@ -253,3 +253,58 @@ def test_maximal_phrases_of_a_subset_equal_maximal(demo_index):
             subset = {p for p in ordered if rng.random() < rng.random()}
             assert found.maximal(subset) == maximal(subset)[:8]
             assert found.maximal(subset, n=100) == maximal(subset)
+
+
+# --- twins by attributes, shared and unique as sets of words ------------------------------------------
+
+def _tiny_index(tmp_path, titles, categories=None):
+    """An index of a few titles (the demo's model; embeddings cached)."""
+    import pandas as pd
+
+    from diffscan.index.build import build_index
+
+    frame = pd.DataFrame({"id": [f"l{i}" for i in range(len(titles))], "title": titles,
+                          "category": categories or ["Kitchen > Bottles"] * len(titles)})
+    path = tmp_path / "catalog.csv"
+    frame.to_csv(path, index=False)
+    index, _, _ = build_index(path, tmp_path / "index")
+    return index
+
+
+def test_the_same_words_with_the_same_attributes_are_a_twin_a_different_size_a_substitute(tmp_path):
+    index = _tiny_index(tmp_path, [
+        "Stainless Steel Insulated Water Bottle 750ml - Hot 12 Hours, Leak Proof",
+        "Stainless Steel Insulated Water Bottle 500ml - Hot 12 Hours, Leak Proof",
+        "Premium Basmati Rice 1 kg",
+        "Glass Water Bottle with Bamboo Lid 1L",
+    ])
+    found = {c.title: c for c in find_competitors(index, "Stainless Steel Insulated Water Bottle 750ml, leak proof", k=4).competitors}
+    twin = found["Stainless Steel Insulated Water Bottle 750ml - Hot 12 Hours, Leak Proof"]
+    assert twin.kind == "twin" and twin.differences == []
+    other = found["Stainless Steel Insulated Water Bottle 500ml - Hot 12 Hours, Leak Proof"]
+    assert other.kind == "substitute" and other.differences == ["size: 750ml / 500ml"]
+    assert found["Glass Water Bottle with Bamboo Lid 1L"].kind == "substitute"
+    # Word order does not matter, and 1 kg is 1000 g.
+    rice = find_competitors(index, "basmati rice premium 1000g", k=1).competitors[0]
+    assert rice.title == "Premium Basmati Rice 1 kg" and rice.kind == "twin"
+
+
+def test_shared_and_unique_are_sets_of_words(tmp_path):
+    index = _tiny_index(tmp_path, ["Premium Basmati Rice", "Organic Brown Rice"], ["Food > Rice"] * 2)
+    found = {c.title: c for c in find_competitors(index, "basmati rice premium", k=2).competitors}
+    basmati = found["Premium Basmati Rice"]
+    assert basmati.shared_phrases == ["basmati rice premium"]
+    assert basmati.unique_to_query == [] and basmati.unique_to_competitor == []
+    brown = found["Organic Brown Rice"]
+    assert brown.shared_phrases == ["rice"]
+    assert brown.unique_to_query == ["basmati", "premium"]
+    assert "organic brown" in brown.unique_to_competitor
+
+
+def test_chinese_twins_and_word_sets(tmp_path):
+    index = _tiny_index(tmp_path, ["不锈钢保温杯 500毫升 黑色 大容量", "不锈钢保温杯 750毫升 黑色 大容量"], ["杯 > 保温杯"] * 2)
+    found = {c.title: c for c in find_competitors(index, "大容量 黑色 不锈钢保温杯 500ml", k=2).competitors}
+    assert found["不锈钢保温杯 500毫升 黑色 大容量"].kind == "twin"
+    assert found["不锈钢保温杯 750毫升 黑色 大容量"].kind == "substitute"
+    assert found["不锈钢保温杯 750毫升 黑色 大容量"].differences == ["size: 500ml / 750ml"]
+    assert "不锈钢保温杯" in "".join(found["不锈钢保温杯 500毫升 黑色 大容量"].shared_phrases)
