@@ -13,7 +13,7 @@ from diffscan.analyses.usps import catalog_segmenter, display
 from diffscan.core.attributes import identifying
 from diffscan.core.lexical import row_dots
 from diffscan.core.similarity import is_near_duplicate
-from diffscan.core.text import content_words, listing_text, model_codes, phrases
+from diffscan.core.text import content_words, listing_text, model_codes, normalize, phrases, tokens
 from diffscan.errors import QueryError
 from diffscan.index.store import Index
 
@@ -73,6 +73,37 @@ TWIN = TwinRule()
 
 
 @dataclass(frozen=True)
+class Rerank:
+    """The second look at the head of the ranking: what the titles state about the product itself.
+
+    Parameters
+    ----------
+    top: how many of the best-scored candidates are looked at again (at least k).
+    agree: added per identifying attribute (`TwinRule.kinds`: size, quantity, colour) both titles state
+        with the same value.
+    brand: added when the competitor's brand is named in the query (or is the query listing's brand).
+    conflict: taken off per attribute both titles state differently: a 500ml bottle is not the 750ml
+        one, however alike the words (but it is still a substitute, so the cut is small).
+    model: taken off when both titles state model numbers and none agree: another product for sure.
+    """
+
+    top: int = 30
+    agree: float = 0.03
+    brand: float = 0.03
+    conflict: float = 0.03
+    model: float = 0.10
+
+    def formula(self, times: str = " x ") -> str:
+        """The adjustment in words, from these numbers."""
+        return (f"+ {self.agree:.2f}{times}[same size/quantity/colour] + {self.brand:.2f}{times}[same brand] "
+                f"- {self.conflict:.2f}{times}[different size/quantity/colour] - {self.model:.2f}{times}[different model no.], "
+                f"on the top {self.top}")
+
+
+RERANK = Rerank()
+
+
+@dataclass(frozen=True)
 class _Facts:
     """What tells one product from another in a title: its words as a set, identifying attributes and
     model numbers."""
@@ -97,8 +128,11 @@ def _differences(query: _Facts, other: _Facts, rule: TwinRule) -> list[str]:
            for kind in rule.kinds
            if kind in query.attributes and kind in other.attributes and query.attributes[kind].isdisjoint(other.attributes[kind])]
     if query.codes and other.codes and not _codes_agree(query.codes, other.codes):
-        out.append(f"model no.: {', '.join(sorted(query.codes))} / {', '.join(sorted(other.codes))}")
+        out.append(f"{_MODEL}: {', '.join(sorted(query.codes))} / {', '.join(sorted(other.codes))}")
     return out
+
+
+_MODEL = "model no."
 
 
 def _same_words(query: _Facts, other: _Facts, rule: TwinRule) -> bool:
@@ -158,6 +192,7 @@ class Competitor:
     unique_to_query: list[str] = field(default_factory=list)
     unique_to_competitor: list[str] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)  # attributes both titles state differently
+    attributes: float = 0.0  # the reranking's part of the score (Rerank): agreeing attributes and brand, differences
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -342,6 +377,7 @@ class _Query:
     text: str  # what is matched lexically and cut into phrases
     title: str  # what candidate titles are fuzzy-matched and near-duplicate-checked against
     category_path: list[str] | None
+    brand: str = ""  # the query listing's own brand; a pasted text's brand is read from its words
 
 
 def _text_query(text: str | None, category_path: list[str] | None) -> _Query:
@@ -417,6 +453,7 @@ class _Listings:
         self.paths: dict[int, tuple[str, ...]] = {}  # lower-cased, as the category prior compares them
         self._codes: dict[int, set[str]] = {}
         self._facts: dict[int, _Facts] = {}
+        self._brands: dict[int, frozenset[str]] = {}
         self._phrases: dict[str, _Phrases] = {}
         self._display: dict[str, str] = {}
 
@@ -425,7 +462,7 @@ class _Listings:
         if not missing:
             return
         if len(self._rows) + len(missing) > self.limit:
-            for memo in (self._rows, self.titles, self.paths, self._codes, self._facts, self._phrases, self._display):
+            for memo in (self._rows, self.titles, self.paths, self._codes, self._facts, self._brands, self._phrases, self._display):
                 memo.clear()
         columns = [self.df[c].take(missing).tolist() for c in self.COLUMNS]
         self._rows.update(zip(missing, zip(*columns)))
@@ -440,6 +477,14 @@ class _Listings:
         if r not in self._codes:
             self._codes[r] = model_codes(self.titles[r])
         return self._codes[r]
+
+    def brand_tokens(self, r: int) -> frozenset[str]:
+        if r not in self._brands:
+            self._brands[r] = frozenset(tokens(str(self._rows[r][2] or "")))
+        return self._brands[r]
+
+    def brand_key(self, r: int) -> str:
+        return normalize(str(self._rows[r][2] or "")).strip()
 
     def facts(self, r: int, rule: TwinRule) -> _Facts:
         if r not in self._facts:
@@ -463,8 +508,30 @@ class _Listings:
         return out
 
 
+def _rerank(listings: _Listings, query: _Query, qfacts: _Facts, rows: list[int], score: np.ndarray, k: int,
+            twin: TwinRule, rerank: Rerank) -> np.ndarray:
+    """The attribute adjustment of the head of the ranking (zero elsewhere): agreeing size, quantity,
+    colour and brand lift a candidate, a size or model number stated differently demotes it."""
+    adjust = np.zeros(len(rows), dtype=np.float32)
+    if rerank.agree == rerank.brand == rerank.conflict == rerank.model == 0:
+        return adjust
+    qtokens = set(tokens(query.text))
+    qbrand = normalize(query.brand).strip()
+    for j in np.argsort(-score, kind="stable")[: max(rerank.top, k)]:
+        facts = listings.facts(rows[j], twin)
+        same = sum(1 for kind, values in qfacts.attributes.items() if facts.attributes.get(kind) == values)
+        differ = _differences(qfacts, facts, twin)
+        model = bool(differ) and differ[-1].startswith(_MODEL)
+        brand = listings.brand_tokens(rows[j])
+        named = bool(brand) and (brand <= qtokens if not qbrand else listings.brand_key(rows[j]) == qbrand)
+        adjust[j] = (rerank.agree * same + rerank.brand * named - rerank.conflict * (len(differ) - model)
+                     - rerank.model * model)
+    return adjust
+
+
 def _rank(listings: _Listings, query: _Query, cand: np.ndarray, semantic_cand: np.ndarray,
-          lexical_cand: np.ndarray, *, k: int, weights: Weights, twin: TwinRule = TWIN) -> list[Competitor]:
+          lexical_cand: np.ndarray, *, k: int, weights: Weights, twin: TwinRule = TWIN,
+          rerank: Rerank = RERANK) -> list[Competitor]:
     """The top `k` candidates of one query by the weighted score, explained (when `listings.explain`)."""
     if len(cand) == 0:
         return []
@@ -483,10 +550,12 @@ def _rank(listings: _Listings, query: _Query, cand: np.ndarray, semantic_cand: n
         + weights.code * codes
         + weights.category * same_cat
     )
+    qfacts = _facts(query.title, listings.segmenter, twin)
+    adjust = _rerank(listings, query, qfacts, rows, score, k, twin, rerank)
+    score = score + adjust
     order = np.argsort(-score, kind="stable")[:k]
     explain = listings.explain
     qphrases = listings.phrases(query.text) if explain else _Phrases(set())
-    qfacts = _facts(query.title, listings.segmenter, twin)
     out: list[Competitor] = []
     for rank, j in enumerate(order, start=1):
         listing_id, title, brand, price, path, description = listings.row(rows[j])
@@ -509,6 +578,7 @@ def _rank(listings: _Listings, query: _Query, cand: np.ndarray, semantic_cand: n
                 semantic=round(float(semantic_cand[j]), 4),
                 lexical=round(float(lexical_cand[j]), 4),
                 fuzzy=round(float(fuzzy[j]), 4),
+                attributes=round(float(adjust[j]), 4),
                 code_match=bool(codes[j]),
                 same_category=bool(same_cat[j]),
                 near_duplicate=near,
@@ -532,6 +602,7 @@ def find_competitors(
     category_path: list[str] | None = None,
     weights: Weights = DEFAULT_WEIGHTS,
     twin: TwinRule = TWIN,
+    rerank: Rerank = RERANK,
     encoder=None,
     query_vector: np.ndarray | None = None,
     explain: bool = True,
@@ -551,14 +622,16 @@ def find_competitors(
         exclude = row
         rec = index.listings.iloc[row]
         text = listing_text(rec["title"], rec["brand"], rec["description"], index.manifest["text"]["description_chars"])
-        query = _Query(text, rec["title"], category_path if category_path is not None else list(rec["category_path"]))
+        query = _Query(text, rec["title"], category_path if category_path is not None else list(rec["category_path"]),
+                       str(rec["brand"] or ""))
         qvec = np.asarray(index.vectors[row], dtype=np.float32)
     else:
         query = _text_query(text, category_path)
         qvec = query_vector if query_vector is not None else (encoder or index.encoder()).encode_one(query.text)
     cand, semantic, lexical = _candidates(index, qvec, index.query_lexical(query.text), _blocked(index, filters, exclude),
                                           _pool(k))
-    competitors = _rank(_Listings(index, explain), query, cand, semantic, lexical, k=k, weights=weights, twin=twin)
+    competitors = _rank(_Listings(index, explain), query, cand, semantic, lexical, k=k, weights=weights, twin=twin,
+                        rerank=rerank)
     return CompetitorResult(query_text=query.text, query_id=listing_id, competitors=competitors)
 
 
@@ -607,6 +680,7 @@ def find_competitors_batch(
     filters: Filters | None = None,
     weights: Weights = DEFAULT_WEIGHTS,
     twin: TwinRule = TWIN,
+    rerank: Rerank = RERANK,
     query_vectors: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
@@ -653,7 +727,7 @@ def find_competitors_batch(
             head = {"query_id": ids[i], "query_title": texts[i].split(" | ", 1)[0]}
             # vars, not to_dict: the Competitor is dropped, so its lists need no deep copy (asdict: ~0.1 ms each)
             rows.extend({**head, **vars(c)} for c in _rank(listings, asked[i], cand, semantic, lexical, k=k, weights=weights,
-                                                            twin=twin))
+                                                            twin=twin, rerank=rerank))
         if progress:
             progress(stop, len(asked))
     columns = ["query_id", "query_title", *Competitor.__dataclass_fields__.keys()]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from diffscan.analyses.competitors import DEFAULT_WEIGHTS, CompetitorResult
+from diffscan.analyses.competitors import DEFAULT_WEIGHTS, RERANK, CompetitorResult
 from diffscan.core.lexical import NGRAM_RANGE
 from diffscan.present import export
 from diffscan.present.labels import match_label
@@ -226,7 +226,7 @@ def _show_competitors(path: str, key: str, query: Query, k: int, filters: tuple)
             "price": st.column_config.NumberColumn("price", format="%.2f"),
             "score": st.column_config.ProgressColumn(
                 "score", min_value=0.0, max_value=MAX_SCORE, format="%.3f",
-                help=DEFAULT_WEIGHTS.formula("·")),
+                help=f'{DEFAULT_WEIGHTS.formula("·")}, then {RERANK.formula("·")}'),
             "semantic": st.column_config.NumberColumn("semantic", format="%.2f", help="cosine of MiniLM embeddings"),
             "lexical": st.column_config.NumberColumn("lexical", format="%.2f", help=LEXICAL_HELP),
             "fuzzy": st.column_config.NumberColumn("fuzzy", format="%.2f", help="token-set ratio of the titles"),

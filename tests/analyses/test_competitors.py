@@ -308,3 +308,25 @@ def test_chinese_twins_and_word_sets(tmp_path):
     assert found["不锈钢保温杯 750毫升 黑色 大容量"].kind == "substitute"
     assert found["不锈钢保温杯 750毫升 黑色 大容量"].differences == ["size: 500ml / 750ml"]
     assert "不锈钢保温杯" in "".join(found["不锈钢保温杯 500毫升 黑色 大容量"].shared_phrases)
+
+
+def test_rerank_demotes_a_different_size_or_model_number_and_lifts_agreement(tmp_path):
+    from diffscan.analyses.competitors import RERANK, Rerank
+
+    index = _tiny_index(tmp_path, [
+        "Sony Bravia KDL-40V4100 40 inch LCD TV black",
+        "Sony Bravia KDL-46V4100 46 inch LCD TV black",
+        "Insulated Water Bottle 500ml blue",
+        "Insulated Water Bottle 750ml blue",
+    ])
+    tv = find_competitors(index, "Sony Bravia LCD TV KDL-46V4100 black", k=2).competitors
+    assert tv[0].title.startswith("Sony Bravia KDL-46V4100")
+    assert tv[1].attributes < 0 and "model no." in tv[1].differences[-1]
+    bottles = find_competitors(index, "Insulated Water Bottle 750ml blue", k=2).competitors
+    assert bottles[0].title == "Insulated Water Bottle 750ml blue"
+    assert bottles[0].attributes == pytest.approx(2 * RERANK.agree, abs=1e-4)  # size and colour agree
+    assert bottles[1].attributes == pytest.approx(RERANK.agree - RERANK.conflict, abs=1e-4)  # colour agrees, size not
+    plain = find_competitors(index, "Insulated Water Bottle 750ml blue", k=2, rerank=Rerank(agree=0, brand=0, conflict=0, model=0))
+    assert all(c.attributes == 0 for c in plain.competitors)
+    assert [round(c.score - c.attributes, 3) for c in bottles] == [round(c.score, 3) for c in plain.competitors]
+    assert "different model no." in RERANK.formula()
