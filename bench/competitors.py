@@ -212,10 +212,10 @@ def bigbasket(data, work) -> tuple[list[list], list[list], dict]:
     blend = [top(0.7 * (vecs @ vecs[q]) + 0.3 * (plain @ plain[q].T).toarray().ravel(), q) for q in queries]
     ids = index.listings["listing_id"].tolist()
 
-    def diffscan_rows(weights: Weights) -> list[np.ndarray]:
+    def diffscan_rows(weights: Weights, **withheld) -> list[np.ndarray]:
         out = []
         for q in queries:
-            res = find_competitors(index, listing_id=ids[q], k=10, weights=weights, explain=False)
+            res = find_competitors(index, listing_id=ids[q], k=10, weights=weights, explain=False, **withheld)
             out.append(np.array([index.row_of(c.listing_id) for c in res.competitors]))
         return out
 
@@ -225,6 +225,9 @@ def bigbasket(data, work) -> tuple[list[list], list[list], dict]:
         ["char 3-5 TF-IDF (baseline)", share(lex)],
         ["0.7/0.3 blend (baseline)", share(blend)],
         ["diffscan hybrid, text only (no category prior)", share(diffscan_rows(no_prior))],
+        # A pasted listing: its text, no category (the listing's own is withheld, so it is guessed).
+        ["diffscan hybrid, pasted (category withheld, guessed from neighbours)",
+         share(diffscan_rows(Weights(), category_path=[]))],
         ["diffscan hybrid (default: + same category > sub_category)", share(diffscan_rows(Weights()))],
     ]
     return speed, quality, {"listings": n, "skipped": len(report.skipped)}

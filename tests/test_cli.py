@@ -140,3 +140,13 @@ def test_build_takes_load_limits(tmp_path):
     res = _cli("build", str(catalog), "--out", str(tmp_path / "idx"), "--limit", "max_rows=lots")
     assert res.returncode == 2 and "is not a number" in res.stderr
     assert run("build", str(catalog), "--out", str(tmp_path / "idx"), "--limit", "max_rows=8").exit_code == 0
+
+
+def test_competitors_say_the_category_guessed_for_a_pasted_listing(demo_index):
+    res = run("competitors", "Insulated stainless steel water bottle 750ml leak proof", "--index", str(demo_index.path), "-k", "3")
+    assert res.exit_code == 0, res.output
+    assert "category guessed: " in res.stdout and "Water Bottles (confidence " in res.stdout
+    res = run("competitors", "Insulated stainless steel water bottle 750ml", "--index", str(demo_index.path), "-k", "3",
+              "--format", "json")
+    data = json.loads(res.stdout)
+    assert data["category_guessed"].endswith("Water Bottles") and 0.4 <= data["category_confidence"] <= 1

@@ -104,6 +104,46 @@ RERANK = Rerank()
 
 
 @dataclass(frozen=True)
+class CategoryGuess:
+    """The category of a query that has none (a pasted listing), voted by its best neighbours and then
+    used as its category prior when the vote is clear.
+
+    Parameters
+    ----------
+    neighbours: how many of the best-scored candidates vote.
+    min_confidence: the share of the vote a category needs to be used; else its parent level is
+        tried, then no prior at all (a split vote says the listing sits between categories).
+    temperature: a neighbour votes with exp((its score - the best score) / temperature): the nearest
+        count most, and a listing far down the list hardly at all, however many there are.
+    weight: a candidate's score gains this times the vote share of its own category (soft: a 70/30
+        split lifts both sides, the first more). Above `Weights.category` because a share is rarely 1:
+        0.20 x a clear 0.5-0.7 share is the 0.10-0.14 a category typed in gives.
+    soft: False gives the winning category the whole `weight` and the others nothing.
+    """
+
+    neighbours: int = 50
+    min_confidence: float = 0.4
+    temperature: float = 0.03
+    weight: float = 0.20
+    soft: bool = True
+
+
+GUESS = CategoryGuess()
+
+
+@dataclass(frozen=True)
+class Guessed:
+    """A category guessed for a query: its path and the share of its neighbours' vote."""
+
+    path: tuple[str, ...]
+    confidence: float
+
+    def describe(self) -> str:
+        """'category guessed: Home > Drinkware (confidence 0.82)', as the CLI and the app say it."""
+        return f"category guessed: {' > '.join(self.path)} (confidence {self.confidence:.2f})"
+
+
+@dataclass(frozen=True)
 class _Facts:
     """What tells one product from another in a title: its words as a set, identifying attributes and
     model numbers."""
@@ -205,10 +245,15 @@ class CompetitorResult:
     query_text: str
     query_id: str | None
     competitors: list[Competitor]
+    category_guessed: Guessed | None = None  # the prior used for a query without a category
 
     def to_dict(self) -> dict:
         """The JSON document of `diffscan competitors --format json` and the app's download."""
-        return {"query": self.query_text, "query_id": self.query_id, "competitors": [c.to_dict() for c in self.competitors]}
+        guess = self.category_guessed
+        return {"query": self.query_text, "query_id": self.query_id,
+                "category_guessed": None if guess is None else " > ".join(guess.path),
+                "category_confidence": None if guess is None else round(guess.confidence, 4),
+                "competitors": [c.to_dict() for c in self.competitors]}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -529,12 +574,45 @@ def _rerank(listings: _Listings, query: _Query, qfacts: _Facts, rows: list[int],
     return adjust
 
 
+def _guess(listings: _Listings, rows: list[int], score: np.ndarray, guess: CategoryGuess) -> tuple[Guessed | None, np.ndarray]:
+    """The category the best neighbours vote for, and each candidate's prior (0-1) from that vote.
+
+    Each of the `guess.neighbours` best candidates votes for its category path with
+    exp((score - best score) / temperature): the nearest neighbours count most, whatever the scale of
+    the scores. The guess is the deepest level with a clear vote; a candidate's prior is the vote share
+    of its own path (a soft prior: a near-even split lifts both sides a little) when some path is clear.
+    """
+    prior = np.zeros(len(rows), dtype=np.float32)
+    head = np.argsort(-score, kind="stable")[: guess.neighbours]
+    top = score[head].astype(np.float64)
+    votes = np.exp((top - top.max()) / guess.temperature)
+    total = float(votes.sum())
+    paths = [listings.paths[rows[j]] for j in head]
+    for depth in range(max(map(len, paths)), 0, -1):
+        tally: dict[tuple, float] = {}
+        for path, vote in zip(paths, votes):
+            if len(path) >= depth:
+                tally[path[:depth]] = tally.get(path[:depth], 0.0) + float(vote)
+        if not tally:
+            continue
+        best = max(tally, key=lambda p: (tally[p], p))
+        if tally[best] / total >= guess.min_confidence:
+            spelled = next(listings.row(rows[j])[4][:depth] for j, p in zip(head, paths) if p[:depth] == best)
+            if guess.soft:
+                prior = np.array([tally.get(listings.paths[r][:depth], 0.0) / total for r in rows], dtype=np.float32)
+            else:
+                prior = np.array([listings.paths[r][:depth] == best for r in rows], dtype=np.float32)
+            return Guessed(tuple(spelled), tally[best] / total), prior
+    return None, prior
+
+
 def _rank(listings: _Listings, query: _Query, cand: np.ndarray, semantic_cand: np.ndarray,
           lexical_cand: np.ndarray, *, k: int, weights: Weights, twin: TwinRule = TWIN,
-          rerank: Rerank = RERANK) -> list[Competitor]:
-    """The top `k` candidates of one query by the weighted score, explained (when `listings.explain`)."""
+          rerank: Rerank = RERANK, guess: CategoryGuess | None = GUESS) -> tuple[list[Competitor], Guessed | None]:
+    """The top `k` candidates of one query by the weighted score, explained (when `listings.explain`), and
+    the category guessed for a query without one (when `guess` is given)."""
     if len(cand) == 0:
-        return []
+        return [], None
     rows = cand.tolist()
     listings.read(rows)
     titles = [listings.titles[r] for r in rows]
@@ -550,6 +628,14 @@ def _rank(listings: _Listings, query: _Query, cand: np.ndarray, semantic_cand: n
         + weights.code * codes
         + weights.category * same_cat
     )
+    guessed = None
+    if not qcat and guess is not None and guess.weight and weights.category:  # no category prior: none guessed
+        # A pasted listing has no category: its neighbours' clear vote is its prior (a parent level
+        # guessed counts every listing below it).
+        guessed, prior = _guess(listings, rows, score, guess)
+        if guessed is not None:
+            same_cat = prior >= 0.5
+            score = score + guess.weight * prior
     qfacts = _facts(query.title, listings.segmenter, twin)
     adjust = _rerank(listings, query, qfacts, rows, score, k, twin, rerank)
     score = score + adjust
@@ -589,7 +675,7 @@ def _rank(listings: _Listings, query: _Query, cand: np.ndarray, semantic_cand: n
                 differences=differences,
             )
         )
-    return out
+    return out, guessed
 
 
 def find_competitors(
@@ -603,6 +689,7 @@ def find_competitors(
     weights: Weights = DEFAULT_WEIGHTS,
     twin: TwinRule = TWIN,
     rerank: Rerank = RERANK,
+    guess: CategoryGuess | None = GUESS,
     encoder=None,
     query_vector: np.ndarray | None = None,
     explain: bool = True,
@@ -630,9 +717,9 @@ def find_competitors(
         qvec = query_vector if query_vector is not None else (encoder or index.encoder()).encode_one(query.text)
     cand, semantic, lexical = _candidates(index, qvec, index.query_lexical(query.text), _blocked(index, filters, exclude),
                                           _pool(k))
-    competitors = _rank(_Listings(index, explain), query, cand, semantic, lexical, k=k, weights=weights, twin=twin,
-                        rerank=rerank)
-    return CompetitorResult(query_text=query.text, query_id=listing_id, competitors=competitors)
+    competitors, guessed = _rank(_Listings(index, explain), query, cand, semantic, lexical, k=k, weights=weights,
+                                 twin=twin, rerank=rerank, guess=guess)
+    return CompetitorResult(query_text=query.text, query_id=listing_id, competitors=competitors, category_guessed=guessed)
 
 
 def _query_vectors(index: Index, texts: list[str]) -> np.ndarray:
@@ -681,13 +768,15 @@ def find_competitors_batch(
     weights: Weights = DEFAULT_WEIGHTS,
     twin: TwinRule = TWIN,
     rerank: Rerank = RERANK,
+    guess: CategoryGuess | None = GUESS,
     query_vectors: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Competitors for many listings (a canonical listings table): one row per query and rank.
 
-    Each query's own category path (if any) is its category prior, as for a single query, and its rows
-    are those of `find_competitors(index, text, category_path=..., query_vector=...)` for its listing
+    Each query's own category path (if any) is its category prior, as for a single query (one without
+    gets the category its neighbours vote for: columns `category_guessed`, "" when none, and
+    `category_confidence`), and its rows are those of `find_competitors(index, text, category_path=..., query_vector=...)` for its listing
     text. Faster than that query by query: a query that is a listing's text takes its vector (others come
     from the embedding cache or are embedded in one batch), a block of queries' semantic candidates
     comes from one matrix product on indexes searched exactly, and what the ranking reads of a listing
@@ -724,11 +813,14 @@ def find_competitors_batch(
             found = [_candidates(index, vectors[i], qlex[i], blocked, pool) for i in range(start, stop)]
         listings.read(np.unique(np.concatenate([cand for cand, _, _ in found])).tolist())  # one read a block
         for i, (cand, semantic, lexical) in zip(range(start, stop), found):
-            head = {"query_id": ids[i], "query_title": texts[i].split(" | ", 1)[0]}
+            ranked, guessed = _rank(listings, asked[i], cand, semantic, lexical, k=k, weights=weights, twin=twin,
+                                    rerank=rerank, guess=guess)
+            head = {"query_id": ids[i], "query_title": texts[i].split(" | ", 1)[0],
+                    "category_guessed": "" if guessed is None else " > ".join(guessed.path),
+                    "category_confidence": np.nan if guessed is None else round(guessed.confidence, 4)}
             # vars, not to_dict: the Competitor is dropped, so its lists need no deep copy (asdict: ~0.1 ms each)
-            rows.extend({**head, **vars(c)} for c in _rank(listings, asked[i], cand, semantic, lexical, k=k, weights=weights,
-                                                            twin=twin, rerank=rerank))
+            rows.extend({**head, **vars(c)} for c in ranked)
         if progress:
             progress(stop, len(asked))
-    columns = ["query_id", "query_title", *Competitor.__dataclass_fields__.keys()]
+    columns = ["query_id", "query_title", "category_guessed", "category_confidence", *Competitor.__dataclass_fields__.keys()]
     return pd.DataFrame(rows, columns=columns)

@@ -208,6 +208,8 @@ def _show_competitors(path: str, key: str, query: Query, k: int, filters: tuple)
     st.subheader("Ranked competitors")
     your_price = "" if query.price is None else f" · your price {query.price:,.2f}"
     st.caption(f"Query: {plain(result.query_text[:300])}{your_price}")
+    if result.category_guessed is not None:
+        st.caption(plain(result.category_guessed.describe()))
     if not comps:
         st.warning("No competitor passes the filters: widen them.")
         return

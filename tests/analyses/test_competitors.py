@@ -125,9 +125,13 @@ def _per_query(index, queries, vectors, k, filters=None):
     for (_, q), vec in zip(queries.iterrows(), vectors):
         text = listing_text(q["title"], q["brand"], q["description"], chars)
         result = find_competitors(index, text, k=k, filters=filters, category_path=list(q["category_path"]), query_vector=vec)
-        rows.extend({"query_id": str(q["listing_id"]), "query_title": text.split(" | ", 1)[0], **c.to_dict()}
-                    for c in result.competitors)
-    return pd.DataFrame(rows, columns=["query_id", "query_title", *Competitor.__dataclass_fields__])
+        guess = result.category_guessed
+        head = {"query_id": str(q["listing_id"]), "query_title": text.split(" | ", 1)[0],
+                "category_guessed": "" if guess is None else " > ".join(guess.path),
+                "category_confidence": float("nan") if guess is None else round(guess.confidence, 4)}
+        rows.extend({**head, **c.to_dict()} for c in result.competitors)
+    return pd.DataFrame(rows, columns=["query_id", "query_title", "category_guessed", "category_confidence",
+                                       *Competitor.__dataclass_fields__])
 
 
 def _pasted(index):
@@ -330,3 +334,24 @@ def test_rerank_demotes_a_different_size_or_model_number_and_lifts_agreement(tmp
     assert all(c.attributes == 0 for c in plain.competitors)
     assert [round(c.score - c.attributes, 3) for c in bottles] == [round(c.score, 3) for c in plain.competitors]
     assert "different model no." in RERANK.formula()
+
+
+def test_a_pasted_listing_gets_the_category_its_neighbours_vote_for(demo_index):
+    from diffscan.analyses.competitors import CategoryGuess
+
+    pasted = find_competitors(demo_index, "Insulated stainless steel water bottle 750ml leak proof", k=10)
+    guess = pasted.category_guessed
+    assert guess is not None and guess.path[-1] == "Water Bottles" and 0.4 <= guess.confidence <= 1
+    assert guess.describe() == f"category guessed: {' > '.join(guess.path)} (confidence {guess.confidence:.2f})"
+    assert pasted.to_dict()["category_guessed"] == " > ".join(guess.path)
+    assert any(c.same_category for c in pasted.competitors)
+    # A category given, or a listing's own, is the prior: nothing is guessed.
+    known = find_competitors(demo_index, "Insulated stainless steel water bottle 750ml", category_path=list(guess.path))
+    assert known.category_guessed is None
+    lid = demo_index.listings["listing_id"].iloc[0]
+    assert find_competitors(demo_index, listing_id=lid).category_guessed is None
+    assert find_competitors(demo_index, listing_id=lid, category_path=[]).category_guessed is not None
+    # No guess without a clear vote or when switched off; then no category prior at all.
+    assert find_competitors(demo_index, "water bottle", guess=CategoryGuess(min_confidence=1.01)).category_guessed is None
+    off = find_competitors(demo_index, "Insulated stainless steel water bottle 750ml leak proof", guess=None)
+    assert off.category_guessed is None and not any(c.same_category for c in off.competitors)
