@@ -3,6 +3,10 @@
     python -m bench.competitors            # Abt-Buy recall, BigBasket substitutes, build and query speed
     python -m bench.competitors --quick    # Abt-Buy only; exits 1 if R@10 < 0.97 (the CI quality gate)
     python -m bench.competitors --quick --chinese   # ... and the Product1M dev table (1-4 min on 2 cores)
+    python -m bench.competitors --loco     # ... everything, and the leave-one-catalog-out reading (+5 min)
+
+The full run adds Buy -> Abt (query = Buy name + manufacturer, index = all Abt listings) and one table of
+every catalog next to the plain baselines.
 
 Abt-Buy: query = each Abt listing's name that has a match; index = all Buy listings.
 Product1M dev (Taobao cosmetics, Chinese titles): every listing whose label set has another listing
@@ -24,7 +28,7 @@ from rapidfuzz import fuzz, process
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bench.common import OUT, peak_rss_mb, percentile, require_datasets, table, timer
-from diffscan.analyses.competitors import Weights, find_competitors
+from diffscan.analyses.competitors import Rerank, Weights, find_competitors
 from diffscan.catalog.table import load_catalog
 from diffscan.encoder.cache import EmbeddingCache
 from diffscan.encoder.local import load_encoder
@@ -49,45 +53,50 @@ def recall_table(ranked: dict[str, list[list[str]]], gold: list[set[str]]) -> li
     return rows
 
 
-def abt_buy(data, model: str | None, work) -> tuple[list[list], dict]:
-    """Same-product search Abt -> Buy for diffscan and the plain baselines."""
-    buy_index, _, _ = build_index(data / "abt_buy" / "buy.csv", work / f"buy-{model or 'minilm'}", model=model)
-    abt = load_catalog(data / "abt_buy" / "abt.csv").listings
+def abt_buy(data, model: str | None, work, reverse: bool = False) -> tuple[list[list], dict]:
+    """Same-product search Abt -> Buy (or Buy -> Abt) for diffscan and the plain baselines.
+
+    Abt -> Buy: query = each Abt name that has a match (Abt has no manufacturer), index = all Buy listings.
+    Buy -> Abt: query = each Buy name and manufacturer that has a match, index = all Abt listings.
+    """
     import pandas as pd
 
+    src, dst = ("buy", "abt") if reverse else ("abt", "buy")
+    index, _, _ = build_index(data / "abt_buy" / f"{dst}.csv", work / f"{dst}-{model or 'minilm'}", model=model)
+    source = load_catalog(data / "abt_buy" / f"{src}.csv").listings
     matches = pd.read_csv(data / "abt_buy" / "matches.csv", dtype=str)
+    qcol, icol = ("idBuy", "idAbt") if reverse else ("idAbt", "idBuy")
     gold_map: dict[str, set[str]] = {}
-    for a, b in zip(matches["idAbt"], matches["idBuy"]):
+    for a, b in zip(matches[qcol], matches[icol]):
         gold_map.setdefault(a, set()).add(b)
-    queries = abt[abt["listing_id"].isin(gold_map)]
-    qtexts = queries["title"].tolist()
+    queries = source[source["listing_id"].isin(gold_map)]
+    qtexts = [t if not b or b.lower() in t.lower() else f"{t} {b}" for t, b in zip(queries["title"], queries["brand"])]
     gold = [gold_map[q] for q in queries["listing_id"]]
-    buy = buy_index.listings
-    buy_ids = buy["listing_id"].to_numpy()
-    encoder = buy_index.encoder()
+    listings = index.listings
+    ids = listings["listing_id"].to_numpy()
+    encoder = index.encoder()
     qvecs = encoder.encode(qtexts, cache=EmbeddingCache(encoder.model_id))
 
     def top10(scores: np.ndarray) -> list[str]:
-        return buy_ids[np.argsort(-scores)[:10]].tolist()
+        return ids[np.argsort(-scores)[:10]].tolist()
 
     ranked: dict[str, list[list[str]]] = {}
     tag = "static" if model == "static" else "MiniLM"
-    ranked[f"{tag} cosine (baseline)"] = [top10(buy_index.vectors @ v) for v in qvecs]
-    plain_texts = [f"{t} {b}".strip() for t, b in zip(buy["title"], buy["brand"])]
+    ranked[f"{tag} cosine (baseline)"] = [top10(index.vectors @ v) for v in qvecs]
+    plain_texts = [f"{t} {b}".strip() for t, b in zip(listings["title"], listings["brand"])]
     tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit(plain_texts)
     bm, qm = tfidf.transform(plain_texts), tfidf.transform(qtexts)
     ranked["char 3-5 TF-IDF (baseline)"] = [top10((bm @ qm[i].T).toarray().ravel()) for i in range(len(qtexts))]
     fz = process.cdist(qtexts, plain_texts, scorer=fuzz.token_set_ratio, workers=2)
     ranked["rapidfuzz token_set_ratio (baseline)"] = [top10(row) for row in fz]
-    latencies = []
-    hybrid = []
-    for text, vec in zip(qtexts, qvecs):
-        with timer() as t:
-            res = find_competitors(buy_index, text, k=10, query_vector=vec, explain=False)
-        latencies.append(t() * 1000)
-        hybrid.append([c.listing_id for c in res.competitors])
+    hybrid = [[c.listing_id for c in find_competitors(index, text, k=10, query_vector=vec, explain=False).competitors]
+              for text, vec in zip(qtexts, qvecs)]
     ranked[f"diffscan hybrid ({tag})"] = hybrid
-    return recall_table(ranked, gold), {"queries": len(qtexts), "index": len(buy)}
+    info = {"queries": len(qtexts), "index": len(listings), "direction": f"{src.title()} -> {dst.title()}",
+            "search": lambda weights: [[c.listing_id for c in find_competitors(
+                index, text, k=10, query_vector=vec, explain=False, weights=weights).competitors]
+                for text, vec in zip(qtexts, qvecs)], "gold": gold}
+    return recall_table(ranked, gold), info
 
 
 def product1m(data, work) -> tuple[list[list], dict] | None:
@@ -145,6 +154,13 @@ def product1m(data, work) -> tuple[list[list], dict] | None:
     hybrid = [[c.listing_id for c in find_competitors(index, listing_id=ids[q], k=10, explain=False).competitors]
               for q in queries]
     query_ms = (time.perf_counter() - start) / len(queries) * 1000
+
+    def search(weights: Weights, rerank: Rerank | None = None) -> list[list[str]]:
+        extra = {} if rerank is None else {"rerank": rerank}
+        return [[c.listing_id for c in find_competitors(index, listing_id=ids[q], k=10, explain=False, weights=weights,
+                                                         **extra).competitors] for q in queries]
+
+    alone = Rerank(agree=0, brand=0, conflict=0, model=0)
     tier = index.manifest["model"]["spec"]
     rows = recall_table({
         f"diffscan hybrid (auto model: {tier})": hybrid,
@@ -152,14 +168,18 @@ def product1m(data, work) -> tuple[list[list], dict] | None:
         "MiniLM cosine (baseline)": ranked(mini @ mini.T),
         "multilingual USE v3 cosine": ranked(sem),
         "0.7 USE + 0.3 char 1-3 TF-IDF (baseline)": ranked(0.7 * sem + 0.3 * char13),
+        "rapidfuzz token_set_ratio (baseline)": ranked(process.cdist(titles, titles, scorer=fuzz.token_set_ratio,
+                                                                     workers=2).astype(np.float64)),
+        "diffscan's semantic signal alone": search(Weights(1, 0, 0, 0, 0), alone),
+        "diffscan's lexical signal alone": search(Weights(0, 1, 0, 0, 0), alone),
     }, gold)
     enc_speed = {rows[0][0]: speed.get(tier), rows[1][0]: speed["char13"], rows[2][0]: speed["minilm"],
-                 rows[3][0]: speed["multilingual"], rows[4][0]: None}
+                 rows[3][0]: speed["multilingual"]}
     for row in rows:
         value = enc_speed.get(row[0])
         row.append(f"{value:,.0f}" if value else "")
     info = {"queries": len(queries), "listings": len(index), "model_note": stats.get("model_note"),
-            "query_ms": query_ms, "speed": speed}
+            "query_ms": query_ms, "speed": speed, "search": search, "gold": gold}
     return rows, info
 
 
@@ -212,10 +232,10 @@ def bigbasket(data, work) -> tuple[list[list], list[list], dict]:
     blend = [top(0.7 * (vecs @ vecs[q]) + 0.3 * (plain @ plain[q].T).toarray().ravel(), q) for q in queries]
     ids = index.listings["listing_id"].tolist()
 
-    def diffscan_rows(weights: Weights) -> list[np.ndarray]:
+    def diffscan_rows(weights: Weights, **withheld) -> list[np.ndarray]:
         out = []
         for q in queries:
-            res = find_competitors(index, listing_id=ids[q], k=10, weights=weights, explain=False)
+            res = find_competitors(index, listing_id=ids[q], k=10, weights=weights, explain=False, **withheld)
             out.append(np.array([index.row_of(c.listing_id) for c in res.competitors]))
         return out
 
@@ -225,9 +245,59 @@ def bigbasket(data, work) -> tuple[list[list], list[list], dict]:
         ["char 3-5 TF-IDF (baseline)", share(lex)],
         ["0.7/0.3 blend (baseline)", share(blend)],
         ["diffscan hybrid, text only (no category prior)", share(diffscan_rows(no_prior))],
+        # A pasted listing: its text, no category (the listing's own is withheld, so it is guessed).
+        ["diffscan hybrid, pasted (category withheld, guessed from neighbours)",
+         share(diffscan_rows(Weights(), category_path=[]))],
         ["diffscan hybrid (default: + same category > sub_category)", share(diffscan_rows(Weights()))],
     ]
     return speed, quality, {"listings": n, "skipped": len(report.skipped)}
+
+
+# A small grid of fusion weights for the leave-one-catalog-out reading: the default, semantic-heavy,
+# lexical-heavy and fuzzy-heavy variants (the model-number and category terms as they are).
+WEIGHT_GRID = (Weights(), Weights(semantic=0.60, lexical=0.25), Weights(semantic=0.30, lexical=0.55),
+               Weights(semantic=0.35, lexical=0.35, fuzzy=0.30), Weights(semantic=0.50, lexical=0.50, fuzzy=0.0))
+
+
+def _short(w: Weights) -> str:
+    return f"{w.semantic:.2f}/{w.lexical:.2f}/{w.fuzzy:.2f}"
+
+
+def leave_one_catalog_out(searches: dict) -> list[list]:
+    """For each catalog, the grid's weights with the best mean R@1 on the other catalogs, scored on it."""
+    scores = {}
+    for name, (search, gold) in searches.items():
+        for w in WEIGHT_GRID:
+            _, r1, r10, _ = recall_table({"x": search(w)}, gold)[0]
+            scores[name, w] = (r1, r10)
+    rows = []
+    for name in searches:
+        others = [o for o in searches if o != name]
+        chosen = max(WEIGHT_GRID, key=lambda w: (np.mean([scores[o, w][0] for o in others]), w == Weights()))
+        rows.append([name, _short(chosen) + " (sem/lex/fuzzy)", *scores[name, chosen], *scores[name, Weights()]])
+    return rows
+
+
+def summary_table(results: dict) -> list[list]:
+    """One row per catalog: the plain baselines and diffscan, as R@1 / R@10 (BigBasket: share)."""
+    def pick(rows, prefix):
+        row = next((r for r in rows if r[0].startswith(prefix)), None)
+        return "" if row is None else f"{row[1]:.3f} / {row[2]:.3f}"
+
+    out = []
+    for name, key in (("Abt -> Buy", "abt_buy"), ("Buy -> Abt", "buy_abt"), ("Product1M dev", "product1m_dev")):
+        rows = results.get(key)
+        if rows:
+            out.append([name, pick(rows, "MiniLM cosine"), pick(rows, "char "), pick(rows, "rapidfuzz"),
+                        pick(rows, "diffscan hybrid")])
+    quality = {r[0]: r[1] for r in results.get("bigbasket_quality", [])}
+    if quality:
+        known = next(v for k, v in quality.items() if k.startswith("diffscan hybrid (default"))
+        pasted = next(v for k, v in quality.items() if k.startswith("diffscan hybrid, pasted"))
+        out.append(["BigBasket same-type share", f"{quality['MiniLM cosine (baseline)']:.3f}",
+                    f"{quality['char 3-5 TF-IDF (baseline)']:.3f}", "",
+                    f"{known:.3f} (category known) / {pasted:.3f} (pasted, guessed)"])
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="Abt-Buy only, as the CI quality gate")
     parser.add_argument("--chinese", action="store_true", help="with --quick: also the Product1M dev table")
     parser.add_argument("--model", default=None, help="also measure this model tier on Abt-Buy (e.g. static)")
+    parser.add_argument("--loco", action="store_true",
+                        help="also the leave-one-catalog-out reading: weights chosen on the other catalogs, scored on each")
     args = parser.parse_args(argv)
     data = require_datasets()
     work = OUT / "competitors"
@@ -248,6 +320,13 @@ def main(argv: list[str] | None = None) -> int:
           ["method", "R@1", "R@10", "MRR@10"], rows)
     results["abt_buy"] = rows
     hybrid_r10 = next(r[2] for r in rows if r[0].startswith("diffscan hybrid (MiniLM"))
+    searches = {"Abt -> Buy": (info["search"], info["gold"])}
+    if not args.quick:
+        r_rows, r_info = abt_buy(data, None, work, reverse=True)
+        table(f"Buy -> Abt same-product search ({r_info['queries']} queries, {r_info['index']} Abt listings)",
+              ["method", "R@1", "R@10", "MRR@10"], r_rows)
+        results["buy_abt"] = r_rows
+        searches["Buy -> Abt"] = (r_info["search"], r_info["gold"])
     chinese = product1m(data, work) if not args.quick or args.chinese else None
     if chinese is not None:
         p_rows, p_info = chinese
@@ -256,12 +335,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{p_info['model_note']}; hybrid query {p_info['query_ms']:.1f} ms; encoding titles/s: "
               + ", ".join(f"{k} {v:,.0f}" for k, v in p_info["speed"].items()))
         results["product1m_dev"] = p_rows
+        searches["Product1M dev"] = (p_info["search"], p_info["gold"])
+    if args.loco and len(searches) > 1:
+        loco = leave_one_catalog_out(searches)
+        table("Leave one catalog out: weights chosen on the other catalogs (best mean R@1 of a grid), scored on this one",
+              ["held-out catalog", "weights chosen", "R@1", "R@10", "R@1 default weights", "R@10 default weights"], loco)
+        results["leave_one_catalog_out"] = loco
     if not args.quick:
         speed, quality, bb = bigbasket(data, work)
         table(f"BigBasket speed ({bb['listings']:,} listings, 2 cores)", ["what", "figure", ""], speed)
         table("BigBasket substitutes: share of top-10 competitors with the query's `type` (1,000 queries)",
               ["method", "same-type share@10"], quality)
         results.update(bigbasket_speed=speed, bigbasket_quality=quality)
+        if chinese is not None:
+            summary = summary_table(results)
+            table("All catalogs: diffscan next to the plain baselines (R@1 / R@10; BigBasket: same-type share@10)",
+                  ["catalog", "MiniLM cosine", "char TF-IDF", "token_set_ratio", "diffscan hybrid"], summary)
         print(f"\npeak RSS {peak_rss_mb():.0f} MB")
     (work / "results.json").write_text(json.dumps(results, indent=2))
     if hybrid_r10 < GATE_R10:

@@ -279,6 +279,8 @@ def competitors(
         return
     result = find_competitors(idx, text, listing_id=listing_id, k=k, filters=filters, price=price)
     rows = [c.to_dict() for c in result.competitors]
+    if result.category_guessed is not None:  # the prior the ranking used; on stderr beside a file format
+        (console if fmt == "table" and out is None else err).print(escape(result.category_guessed.describe()))
     if fmt == "table" and out is None:
         console.print(_competitor_table(result))
         if not rows:

@@ -172,3 +172,13 @@ def test_help_shows_no_value_type_after_flags_and_keeps_the_install_extra(monkey
     build = runner.invoke(app, ["build", "--help"]).output
     assert "pip install -e '.[distributed]'" in build
     assert "<int>" in build  # options that take a value still say which
+
+
+def test_competitors_say_the_category_guessed_for_a_pasted_listing(demo_index):
+    res = run("competitors", "Insulated stainless steel water bottle 750ml leak proof", "--index", str(demo_index.path), "-k", "3")
+    assert res.exit_code == 0, res.output
+    assert "category guessed: " in res.stdout and "Water Bottles (confidence " in res.stdout
+    res = run("competitors", "Insulated stainless steel water bottle 750ml", "--index", str(demo_index.path), "-k", "3",
+              "--format", "json")
+    data = json.loads(res.stdout)
+    assert data["category_guessed"].endswith("Water Bottles") and 0.4 <= data["category_confidence"] <= 1

@@ -10,9 +10,10 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from diffscan.analyses.usps import catalog_segmenter, display
+from diffscan.core.attributes import identifying
 from diffscan.core.lexical import row_dots
 from diffscan.core.similarity import is_near_duplicate
-from diffscan.core.text import listing_text, model_codes, phrases
+from diffscan.core.text import content_words, listing_text, model_codes, normalize, phrases, tokens
 from diffscan.errors import QueryError
 from diffscan.index.store import Index
 
@@ -44,6 +45,141 @@ class Weights:
 
 
 DEFAULT_WEIGHTS = Weights()
+
+
+@dataclass(frozen=True)
+class TwinRule:
+    """When a competitor sells the same product as the query (a twin) and not a substitute.
+
+    A twin is a near-duplicate or shares a model number, or its title says the query title's words in
+    any order (one title's words all in the other's) with the same identifying attributes. A different
+    size, quantity, colour or model number always makes a substitute.
+
+    Parameters
+    ----------
+    kinds: attribute kinds that tell one product from another (core.attributes.identifying).
+    min_words: the shorter title has at least this many words for word containment to count
+        ('water bottle' is in every bottle's title, it names no product).
+    min_cover: and at least this share of the longer title's words (extra claims such as 'hot 12 hours'
+        are fine, a title twice as long is another listing).
+    """
+
+    kinds: tuple[str, ...] = ("size", "quantity", "colour")
+    min_words: int = 3
+    min_cover: float = 0.6
+
+
+TWIN = TwinRule()
+
+
+@dataclass(frozen=True)
+class Rerank:
+    """The second look at the head of the ranking: what the titles state about the product itself.
+
+    Parameters
+    ----------
+    top: how many of the best-scored candidates are looked at again (at least k).
+    agree: added per identifying attribute (`TwinRule.kinds`: size, quantity, colour) both titles state
+        with the same value.
+    brand: added when the competitor's brand is named in the query (or is the query listing's brand).
+    conflict: taken off per attribute both titles state differently: a 500ml bottle is not the 750ml
+        one, however alike the words (but it is still a substitute, so the cut is small).
+    model: taken off when both titles state model numbers and none agree: another product for sure.
+    """
+
+    top: int = 30
+    agree: float = 0.03
+    brand: float = 0.03
+    conflict: float = 0.03
+    model: float = 0.10
+
+    def formula(self, times: str = " x ") -> str:
+        """The adjustment in words, from these numbers."""
+        return (f"+ {self.agree:.2f}{times}[same size/quantity/colour] + {self.brand:.2f}{times}[same brand] "
+                f"- {self.conflict:.2f}{times}[different size/quantity/colour] - {self.model:.2f}{times}[different model no.], "
+                f"on the top {self.top}")
+
+
+RERANK = Rerank()
+
+
+@dataclass(frozen=True)
+class CategoryGuess:
+    """The category of a query that has none (a pasted listing), voted by its best neighbours and then
+    used as its category prior when the vote is clear.
+
+    Parameters
+    ----------
+    neighbours: how many of the best-scored candidates vote.
+    min_confidence: the share of the vote a category needs to be used; else its parent level is
+        tried, then no prior at all (a split vote says the listing sits between categories).
+    temperature: a neighbour votes with exp((its score - the best score) / temperature): the nearest
+        count most, and a listing far down the list hardly at all, however many there are.
+    weight: a candidate's score gains this times the vote share of its own category (soft: a 70/30
+        split lifts both sides, the first more). Above `Weights.category` because a share is rarely 1:
+        0.20 x a clear 0.5-0.7 share is the 0.10-0.14 a category typed in gives.
+    soft: False gives the winning category the whole `weight` and the others nothing.
+    """
+
+    neighbours: int = 50
+    min_confidence: float = 0.4
+    temperature: float = 0.03
+    weight: float = 0.20
+    soft: bool = True
+
+
+GUESS = CategoryGuess()
+
+
+@dataclass(frozen=True)
+class Guessed:
+    """A category guessed for a query: its path and the share of its neighbours' vote."""
+
+    path: tuple[str, ...]
+    confidence: float
+
+    def describe(self) -> str:
+        """'category guessed: Home > Drinkware (confidence 0.82)', as the CLI and the app say it."""
+        return f"category guessed: {' > '.join(self.path)} (confidence {self.confidence:.2f})"
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What tells one product from another in a title: its words as a set, identifying attributes and
+    model numbers."""
+
+    words: frozenset[str]
+    attributes: dict[str, frozenset[str]]
+    codes: frozenset[str]
+
+
+def _facts(title: str, segmenter, rule: TwinRule) -> _Facts:
+    return _Facts(frozenset(content_words(title, segmenter)), identifying(title, rule.kinds), frozenset(model_codes(title)))
+
+
+def _codes_agree(a: frozenset[str], b: frozenset[str]) -> bool:
+    """A model number in both, or one the other's with a suffix ('DMCFX37K' and 'DMCFX37': a colour variant code)."""
+    return any(x == y or x.startswith(y) or y.startswith(x) for x in a for y in b)
+
+
+def _differences(query: _Facts, other: _Facts, rule: TwinRule) -> list[str]:
+    """What both titles state but differently, e.g. ['size: 750ml / 500ml']: a different product."""
+    out = [f"{kind}: {', '.join(sorted(query.attributes[kind]))} / {', '.join(sorted(other.attributes[kind]))}"
+           for kind in rule.kinds
+           if kind in query.attributes and kind in other.attributes and query.attributes[kind].isdisjoint(other.attributes[kind])]
+    if query.codes and other.codes and not _codes_agree(query.codes, other.codes):
+        out.append(f"{_MODEL}: {', '.join(sorted(query.codes))} / {', '.join(sorted(other.codes))}")
+    return out
+
+
+_MODEL = "model no."
+
+
+def _same_words(query: _Facts, other: _Facts, rule: TwinRule) -> bool:
+    """The same words in any order, give or take a few claims, and the same identifying attributes."""
+    short, long = sorted((query.words, other.words), key=len)
+    return (len(short) >= rule.min_words and short <= long and len(short) >= rule.min_cover * len(long)
+            and all(query.attributes.get(k) == other.attributes.get(k) for k in rule.kinds))
 
 
 @dataclass(frozen=True)
@@ -99,6 +235,8 @@ class Competitor:
     review_count: int | None = None
     url: str = ""
     price_vs_query: str = ""  # "12% cheaper", "8% dearer", "same price" or "" (a price unknown): `price_position`
+    differences: list[str] = field(default_factory=list)  # attributes both titles state differently
+    attributes: float = 0.0  # the reranking's part of the score (Rerank): agreeing attributes and brand, differences
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -133,10 +271,14 @@ class CompetitorResult:
     query_id: str | None
     competitors: list[Competitor]
     query_price: float | None = None  # what `price_vs_query` compares with
+    category_guessed: Guessed | None = None  # the prior used for a query without a category
 
     def to_dict(self) -> dict:
         """The JSON document of `diffscan competitors --format json` and the app's download."""
+        guess = self.category_guessed
         return {"query": self.query_text, "query_id": self.query_id, "query_price": self.query_price,
+                "category_guessed": None if guess is None else " > ".join(guess.path),
+                "category_confidence": None if guess is None else round(guess.confidence, 4),
                 "competitors": [c.to_dict() for c in self.competitors]}
 
 
@@ -307,6 +449,7 @@ class _Query:
     title: str  # what candidate titles are fuzzy-matched and near-duplicate-checked against
     category_path: list[str] | None
     price: float | None = None  # the query's price, for `price_vs_query`
+    brand: str = ""  # the query listing's own brand; a pasted text's brand is read from its words
 
 
 def _text_query(text: str | None, category_path: list[str] | None, price: float | None = None) -> _Query:
@@ -321,8 +464,12 @@ class _Phrases:
     text that contain it: the maximal phrases of any subset then take set lookups, not comparing every pair
     and sorting (~25 us a set, 30 sets a query)."""
 
-    def __init__(self, found: set[str]) -> None:
+    def __init__(self, found: set[str], words: set[str] | frozenset[str] = frozenset(),
+                 stopwords: frozenset[str] = frozenset()) -> None:
         self.all = found
+        self.words = words  # the text's words as a set (`content_words`)
+        # Each phrase's own words without the stopwords inside it ('bottle for kids' -> bottle, kids).
+        self.content = {p: frozenset(w for w in p.split(" ") if w not in stopwords) for p in found}
         self.ordered = sorted(found, key=lambda p: (-len(p.split()), p))  # as `maximal` orders them
         self.position = {p: i for i, p in enumerate(self.ordered)}
         within: dict[str, set[str]] = {}
@@ -334,6 +481,14 @@ class _Phrases:
                     if part in found:
                         within.setdefault(part, set()).add(longer)
         self.within = within
+
+    def said_by(self, words: set[str] | frozenset[str]) -> set[str]:
+        """The phrases whose every word is in `words`: said by the other text, in whatever order."""
+        return {p for p, own in self.content.items() if own <= words}
+
+    def not_said_by(self, words: set[str] | frozenset[str]) -> set[str]:
+        """The phrases none of whose words are in `words`: unique to this text."""
+        return {p for p, own in self.content.items() if own.isdisjoint(words)}
 
     def maximal(self, subset: set[str], n: int = 8) -> list[str]:
         """`maximal(subset)[:n]` for a subset of these phrases."""
@@ -364,12 +519,14 @@ class _Listings:
         self.df = index.listings
         self.chars = index.manifest["text"]["description_chars"]
         self.explain = explain
-        self.segmenter = catalog_segmenter(index) if explain else None  # Chinese words, with the catalog's brands
+        self.segmenter = catalog_segmenter(index)  # Chinese words, with the catalog's brands (jieba loads on first use)
         self.limit = limit
         self._rows: dict[int, tuple] = {}
         self.titles: dict[int, str] = {}
         self.paths: dict[int, tuple[str, ...]] = {}  # lower-cased, as the category prior compares them
         self._codes: dict[int, set[str]] = {}
+        self._facts: dict[int, _Facts] = {}
+        self._brands: dict[int, frozenset[str]] = {}
         self._phrases: dict[str, _Phrases] = {}
         self._display: dict[str, str] = {}
 
@@ -378,7 +535,7 @@ class _Listings:
         if not missing:
             return
         if len(self._rows) + len(missing) > self.limit:
-            for memo in (self._rows, self.titles, self.paths, self._codes, self._phrases, self._display):
+            for memo in (self._rows, self.titles, self.paths, self._codes, self._facts, self._brands, self._phrases, self._display):
                 memo.clear()
         # rating, review_count and url may be absent from an index made by hand (tests): read as unknown
         columns = [self.df[c].take(missing).tolist() if c in self.df else [None] * len(missing) for c in self.COLUMNS]
@@ -396,10 +553,24 @@ class _Listings:
             self._codes[r] = model_codes(self.titles[r])
         return self._codes[r]
 
+    def brand_tokens(self, r: int) -> frozenset[str]:
+        if r not in self._brands:
+            self._brands[r] = frozenset(tokens(str(self._rows[r][2] or "")))
+        return self._brands[r]
+
+    def brand_key(self, r: int) -> str:
+        return normalize(str(self._rows[r][2] or "")).strip()
+
+    def facts(self, r: int, rule: TwinRule) -> _Facts:
+        if r not in self._facts:
+            self._facts[r] = _facts(self.titles[r], self.segmenter, rule)
+        return self._facts[r]
+
     def phrases(self, text: str) -> _Phrases:
-        """The phrases of a text (a query's or a listing's: a query that is a listing's text shares them)."""
+        """The phrases and words of a text (a query's or a listing's: a query that is a listing's text shares them)."""
         if text not in self._phrases:
-            self._phrases[text] = _Phrases(phrases(text, segmenter=self.segmenter))
+            seg = self.segmenter
+            self._phrases[text] = _Phrases(phrases(text, segmenter=seg), content_words(text, seg), seg.stopwords)
         return self._phrases[text]
 
     def shown(self, found: list[str]) -> list[str]:
@@ -412,11 +583,66 @@ class _Listings:
         return out
 
 
+def _rerank(listings: _Listings, query: _Query, qfacts: _Facts, rows: list[int], score: np.ndarray, k: int,
+            twin: TwinRule, rerank: Rerank) -> np.ndarray:
+    """The attribute adjustment of the head of the ranking (zero elsewhere): agreeing size, quantity,
+    colour and brand lift a candidate, a size or model number stated differently demotes it."""
+    adjust = np.zeros(len(rows), dtype=np.float32)
+    if rerank.agree == rerank.brand == rerank.conflict == rerank.model == 0:
+        return adjust
+    qtokens = set(tokens(query.text))
+    qbrand = normalize(query.brand).strip()
+    for j in np.argsort(-score, kind="stable")[: max(rerank.top, k)]:
+        facts = listings.facts(rows[j], twin)
+        same = sum(1 for kind, values in qfacts.attributes.items() if facts.attributes.get(kind) == values)
+        differ = _differences(qfacts, facts, twin)
+        model = bool(differ) and differ[-1].startswith(_MODEL)
+        brand = listings.brand_tokens(rows[j])
+        named = bool(brand) and (brand <= qtokens if not qbrand else listings.brand_key(rows[j]) == qbrand)
+        adjust[j] = (rerank.agree * same + rerank.brand * named - rerank.conflict * (len(differ) - model)
+                     - rerank.model * model)
+    return adjust
+
+
+def _guess(listings: _Listings, rows: list[int], score: np.ndarray, guess: CategoryGuess) -> tuple[Guessed | None, np.ndarray]:
+    """The category the best neighbours vote for, and each candidate's prior (0-1) from that vote.
+
+    Each of the `guess.neighbours` best candidates votes for its category path with
+    exp((score - best score) / temperature): the nearest neighbours count most, whatever the scale of
+    the scores. The guess is the deepest level with a clear vote; a candidate's prior is the vote share
+    of its own path (a soft prior: a near-even split lifts both sides a little) when some path is clear.
+    """
+    prior = np.zeros(len(rows), dtype=np.float32)
+    head = np.argsort(-score, kind="stable")[: guess.neighbours]
+    top = score[head].astype(np.float64)
+    votes = np.exp((top - top.max()) / guess.temperature)
+    total = float(votes.sum())
+    paths = [listings.paths[rows[j]] for j in head]
+    for depth in range(max(map(len, paths)), 0, -1):
+        tally: dict[tuple, float] = {}
+        for path, vote in zip(paths, votes):
+            if len(path) >= depth:
+                tally[path[:depth]] = tally.get(path[:depth], 0.0) + float(vote)
+        if not tally:
+            continue
+        best = max(tally, key=lambda p: (tally[p], p))
+        if tally[best] / total >= guess.min_confidence:
+            spelled = next(listings.row(rows[j])[4][:depth] for j, p in zip(head, paths) if p[:depth] == best)
+            if guess.soft:
+                prior = np.array([tally.get(listings.paths[r][:depth], 0.0) / total for r in rows], dtype=np.float32)
+            else:
+                prior = np.array([listings.paths[r][:depth] == best for r in rows], dtype=np.float32)
+            return Guessed(tuple(spelled), tally[best] / total), prior
+    return None, prior
+
+
 def _rank(listings: _Listings, query: _Query, cand: np.ndarray, semantic_cand: np.ndarray,
-          lexical_cand: np.ndarray, *, k: int, weights: Weights) -> list[Competitor]:
-    """The top `k` candidates of one query by the weighted score, explained (when `listings.explain`)."""
+          lexical_cand: np.ndarray, *, k: int, weights: Weights, twin: TwinRule = TWIN,
+          rerank: Rerank = RERANK, guess: CategoryGuess | None = GUESS) -> tuple[list[Competitor], Guessed | None]:
+    """The top `k` candidates of one query by the weighted score, explained (when `listings.explain`), and
+    the category guessed for a query without one (when `guess` is given)."""
     if len(cand) == 0:
-        return []
+        return [], None
     rows = cand.tolist()
     listings.read(rows)
     titles = [listings.titles[r] for r in rows]
@@ -432,6 +658,17 @@ def _rank(listings: _Listings, query: _Query, cand: np.ndarray, semantic_cand: n
         + weights.code * codes
         + weights.category * same_cat
     )
+    guessed = None
+    if not qcat and guess is not None and guess.weight and weights.category:  # no category prior: none guessed
+        # A pasted listing has no category: its neighbours' clear vote is its prior (a parent level
+        # guessed counts every listing below it).
+        guessed, prior = _guess(listings, rows, score, guess)
+        if guessed is not None:
+            same_cat = prior >= 0.5
+            score = score + guess.weight * prior
+    qfacts = _facts(query.title, listings.segmenter, twin)
+    adjust = _rerank(listings, query, qfacts, rows, score, k, twin, rerank)
+    score = score + adjust
     order = np.argsort(-score, kind="stable")[:k]
     explain = listings.explain
     qphrases = listings.phrases(query.text) if explain else _Phrases(set())
@@ -439,8 +676,11 @@ def _rank(listings: _Listings, query: _Query, cand: np.ndarray, semantic_cand: n
     for rank, j in enumerate(order, start=1):
         listing_id, title, brand, price, path, description, rating, reviews, url = listings.row(rows[j])
         near = is_near_duplicate(float(semantic_cand[j]), query.title, title)
+        cfacts = listings.facts(rows[j], twin)
+        differences = _differences(qfacts, cfacts, twin)
+        same = not differences and (near or bool(codes[j]) or _same_words(qfacts, cfacts, twin))
         cphrases = listings.phrases(listing_text(title, brand, description, listings.chars)) if explain else _Phrases(set())
-        q, c = qphrases.all, cphrases.all
+        # Shared and unique as sets of words: 'basmati rice premium' is all said by 'Premium Basmati Rice'.
         price = float(price)
         out.append(
             Competitor(
@@ -454,20 +694,22 @@ def _rank(listings: _Listings, query: _Query, cand: np.ndarray, semantic_cand: n
                 semantic=round(float(semantic_cand[j]), 4),
                 lexical=round(float(lexical_cand[j]), 4),
                 fuzzy=round(float(fuzzy[j]), 4),
+                attributes=round(float(adjust[j]), 4),
                 code_match=bool(codes[j]),
                 same_category=bool(same_cat[j]),
                 near_duplicate=near,
-                kind="twin" if (near or codes[j]) else "substitute",
-                shared_phrases=listings.shown(qphrases.maximal(q & c)),
-                unique_to_query=listings.shown(qphrases.maximal(q - c)),
-                unique_to_competitor=listings.shown(cphrases.maximal(c - q)),
+                kind="twin" if same else "substitute",
+                shared_phrases=listings.shown(qphrases.maximal(qphrases.said_by(cphrases.words))),
+                unique_to_query=listings.shown(qphrases.maximal(qphrases.not_said_by(cphrases.words))),
+                unique_to_competitor=listings.shown(cphrases.maximal(cphrases.not_said_by(qphrases.words))),
+                differences=differences,
                 rating=_number(rating),
                 review_count=None if _number(reviews) is None else int(reviews),
                 url="" if url is None or (isinstance(url, float) and math.isnan(url)) else str(url),
                 price_vs_query=price_position(None if math.isnan(price) else price, query.price),
             )
         )
-    return out
+    return out, guessed
 
 
 def _number(value) -> float | None:
@@ -488,6 +730,9 @@ def find_competitors(
     filters: Filters | None = None,
     category_path: list[str] | None = None,
     weights: Weights = DEFAULT_WEIGHTS,
+    twin: TwinRule = TWIN,
+    rerank: Rerank = RERANK,
+    guess: CategoryGuess | None = GUESS,
     encoder=None,
     query_vector: np.ndarray | None = None,
     explain: bool = True,
@@ -512,15 +757,17 @@ def find_competitors(
         if price is None:
             price = _number(rec["price"])
         query = _Query(text, rec["title"], category_path if category_path is not None else list(rec["category_path"]),
-                       price)
+                       price, str(rec["brand"] or ""))
         qvec = np.asarray(index.vectors[row], dtype=np.float32)
     else:
         query = _text_query(text, category_path, _number(price))
         qvec = query_vector if query_vector is not None else (encoder or index.encoder()).encode_one(query.text)
     cand, semantic, lexical = _candidates(index, qvec, index.query_lexical(query.text), _blocked(index, filters, exclude),
                                           _pool(k))
-    competitors = _rank(_Listings(index, explain), query, cand, semantic, lexical, k=k, weights=weights)
-    return CompetitorResult(query_text=query.text, query_id=listing_id, competitors=competitors, query_price=query.price)
+    competitors, guessed = _rank(_Listings(index, explain), query, cand, semantic, lexical, k=k, weights=weights,
+                                 twin=twin, rerank=rerank, guess=guess)
+    return CompetitorResult(query_text=query.text, query_id=listing_id, competitors=competitors, query_price=query.price,
+                            category_guessed=guessed)
 
 
 def _query_vectors(index: Index, texts: list[str]) -> np.ndarray:
@@ -567,13 +814,17 @@ def find_competitors_batch(
     k: int = 10,
     filters: Filters | None = None,
     weights: Weights = DEFAULT_WEIGHTS,
+    twin: TwinRule = TWIN,
+    rerank: Rerank = RERANK,
+    guess: CategoryGuess | None = GUESS,
     query_vectors: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Competitors for many listings (a canonical listings table): one row per query and rank.
 
-    Each query's own category path (if any) is its category prior, as for a single query, and its rows
-    are those of `find_competitors(index, text, category_path=..., query_vector=...)` for its listing
+    Each query's own category path (if any) is its category prior, as for a single query (one without
+    gets the category its neighbours vote for: columns `category_guessed`, "" when none, and
+    `category_confidence`), and its rows are those of `find_competitors(index, text, category_path=..., query_vector=...)` for its listing
     text. Faster than that query by query: a query that is a listing's text takes its vector (others come
     from the embedding cache or are embedded in one batch), a block of queries' semantic candidates
     comes from one matrix product on indexes searched exactly, and what the ranking reads of a listing
@@ -611,10 +862,14 @@ def find_competitors_batch(
             found = [_candidates(index, vectors[i], qlex[i], blocked, pool) for i in range(start, stop)]
         listings.read(np.unique(np.concatenate([cand for cand, _, _ in found])).tolist())  # one read a block
         for i, (cand, semantic, lexical) in zip(range(start, stop), found):
-            head = {"query_id": ids[i], "query_title": texts[i].split(" | ", 1)[0]}
+            ranked, guessed = _rank(listings, asked[i], cand, semantic, lexical, k=k, weights=weights, twin=twin,
+                                    rerank=rerank, guess=guess)
+            head = {"query_id": ids[i], "query_title": texts[i].split(" | ", 1)[0],
+                    "category_guessed": "" if guessed is None else " > ".join(guessed.path),
+                    "category_confidence": np.nan if guessed is None else round(guessed.confidence, 4)}
             # vars, not to_dict: the Competitor is dropped, so its lists need no deep copy (asdict: ~0.1 ms each)
-            rows.extend({**head, **vars(c)} for c in _rank(listings, asked[i], cand, semantic, lexical, k=k, weights=weights))
+            rows.extend({**head, **vars(c)} for c in ranked)
         if progress:
             progress(stop, len(asked))
-    columns = ["query_id", "query_title", *Competitor.__dataclass_fields__.keys()]
+    columns = ["query_id", "query_title", "category_guessed", "category_confidence", *Competitor.__dataclass_fields__.keys()]
     return pd.DataFrame(rows, columns=columns)

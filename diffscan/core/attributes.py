@@ -521,3 +521,29 @@ def describe(key: str) -> str:
     if kind == "use":
         return f"for {value}"
     return value
+
+
+# Sizes in one unit per dimension, so "1l" and "1000ml" (or "1kg" and "1000g") are one size.
+_BASE_UNITS = {"l": ("ml", 1000.0), "cl": ("ml", 10.0), "kg": ("g", 1000.0), "mg": ("g", 0.001),
+               "cm": ("mm", 10.0), "m": ("mm", 1000.0), "tb": ("gb", 1000.0)}
+_SIZE_VALUE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(.+)$")
+
+
+def _base_size(value: str) -> str:
+    """'1l' -> '1000ml', '2.5kg' -> '2500g', '750ml' stays."""
+    m = _SIZE_VALUE_RE.match(value)
+    if m is None or m.group(2) not in _BASE_UNITS:
+        return value
+    unit, factor = _BASE_UNITS[m.group(2)]
+    return f"{float(m.group(1)) * factor:g}{unit}"
+
+
+def identifying(text: str, kinds: Iterable[str] = ("size", "quantity", "colour")) -> dict[str, frozenset[str]]:
+    """The values a text states of each of `kinds`: the attributes that tell one product from another
+    (500ml is not 750ml). Sizes are in one unit per dimension; kinds the text does not state are left out."""
+    wanted = set(kinds)
+    out: dict[str, set[str]] = {}
+    for a in extract_attributes(text):
+        if a.kind in wanted and not a.value.startswith("ages"):
+            out.setdefault(a.kind, set()).add(_base_size(a.value) if a.kind == "size" else a.value)
+    return {kind: frozenset(values) for kind, values in out.items()}

@@ -242,6 +242,13 @@ def _number_suffix(run: str) -> str:
     return unit
 
 
+def content_words(text: str, segmenter: Segmenter | None = None) -> set[str]:
+    """The words of a text as a set (`words`, without stopwords and marketing filler): what two listings
+    compare when word order does not matter ('basmati rice premium' says what 'Premium Basmati Rice' says)."""
+    seg = segmenter or DEFAULT_SEGMENTER
+    return {w for w in words(text, seg) if w not in seg.stopwords}
+
+
 def has_cjk(text: str) -> bool:
     """Whether a text has CJK characters (ideographs, kana or hangul)."""
     return _CJK_ANY_RE.search(text) is not None

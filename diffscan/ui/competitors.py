@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from diffscan.analyses.competitors import DEFAULT_WEIGHTS, Competitor, CompetitorResult
+from diffscan.analyses.competitors import DEFAULT_WEIGHTS, RERANK, Competitor, CompetitorResult
 from diffscan.core.lexical import NGRAM_RANGE
 from diffscan.present import export
 from diffscan.present.labels import match_label
@@ -194,6 +194,8 @@ def _show_competitors(path: str, key: str, query: Query, k: int, filters: tuple)
     st.subheader("Ranked competitors")
     your_price = "" if query.price is None else f" · your price {query.price:,.2f}"
     st.caption(f"Query: {plain(result.query_text[:300])}{your_price}")
+    if result.category_guessed is not None:
+        st.caption(plain(result.category_guessed.describe()))
     if not comps:
         st.warning("No competitor passes the filters: widen them.")
         return
@@ -217,7 +219,7 @@ def _show_competitors(path: str, key: str, query: Query, k: int, filters: tuple)
             "listing_id": st.column_config.TextColumn("listing id", width="small"),
             "score": st.column_config.ProgressColumn(
                 "score", min_value=0.0, max_value=MAX_SCORE, format="%.3f",
-                help=DEFAULT_WEIGHTS.formula("·")),
+                help=f'{DEFAULT_WEIGHTS.formula("·")}, then {RERANK.formula("·")}'),
             "semantic": st.column_config.NumberColumn("semantic", format="%.2f", help="cosine of MiniLM embeddings"),
             "lexical": st.column_config.NumberColumn("lexical", format="%.2f", help=LEXICAL_HELP),
             "fuzzy": st.column_config.NumberColumn("fuzzy", format="%.2f", help="token-set ratio of the titles"),

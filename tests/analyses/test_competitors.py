@@ -126,9 +126,13 @@ def _per_query(index, queries, vectors, k, filters=None):
         text = listing_text(q["title"], q["brand"], q["description"], chars)
         result = find_competitors(index, text, k=k, filters=filters, category_path=list(q["category_path"]), query_vector=vec,
                                   price=q.get("price"))
-        rows.extend({"query_id": str(q["listing_id"]), "query_title": text.split(" | ", 1)[0], **c.to_dict()}
-                    for c in result.competitors)
-    return pd.DataFrame(rows, columns=["query_id", "query_title", *Competitor.__dataclass_fields__])
+        guess = result.category_guessed
+        head = {"query_id": str(q["listing_id"]), "query_title": text.split(" | ", 1)[0],
+                "category_guessed": "" if guess is None else " > ".join(guess.path),
+                "category_confidence": float("nan") if guess is None else round(guess.confidence, 4)}
+        rows.extend({**head, **c.to_dict()} for c in result.competitors)
+    return pd.DataFrame(rows, columns=["query_id", "query_title", "category_guessed", "category_confidence",
+                                       *Competitor.__dataclass_fields__])
 
 
 def _pasted(index):
@@ -275,3 +279,101 @@ def test_competitors_carry_rating_reviews_link_and_price_position(demo_index):
     assert c.price_vs_query and all(k in result.to_dict()["competitors"][0] for k in ("rating", "review_count", "url"))
     given = find_competitors(demo_index, listing_id=row["listing_id"], k=5, price=c.price * 2)
     assert given.competitors[0].price_vs_query == "50% cheaper"
+
+
+# --- twins by attributes, shared and unique as sets of words ------------------------------------------
+
+def _tiny_index(tmp_path, titles, categories=None):
+    """An index of a few titles (the demo's model; embeddings cached)."""
+    import pandas as pd
+
+    from diffscan.index.build import build_index
+
+    frame = pd.DataFrame({"id": [f"l{i}" for i in range(len(titles))], "title": titles,
+                          "category": categories or ["Kitchen > Bottles"] * len(titles)})
+    path = tmp_path / "catalog.csv"
+    frame.to_csv(path, index=False)
+    index, _, _ = build_index(path, tmp_path / "index")
+    return index
+
+
+def test_the_same_words_with_the_same_attributes_are_a_twin_a_different_size_a_substitute(tmp_path):
+    index = _tiny_index(tmp_path, [
+        "Stainless Steel Insulated Water Bottle 750ml - Hot 12 Hours, Leak Proof",
+        "Stainless Steel Insulated Water Bottle 500ml - Hot 12 Hours, Leak Proof",
+        "Premium Basmati Rice 1 kg",
+        "Glass Water Bottle with Bamboo Lid 1L",
+    ])
+    found = {c.title: c for c in find_competitors(index, "Stainless Steel Insulated Water Bottle 750ml, leak proof", k=4).competitors}
+    twin = found["Stainless Steel Insulated Water Bottle 750ml - Hot 12 Hours, Leak Proof"]
+    assert twin.kind == "twin" and twin.differences == []
+    other = found["Stainless Steel Insulated Water Bottle 500ml - Hot 12 Hours, Leak Proof"]
+    assert other.kind == "substitute" and other.differences == ["size: 750ml / 500ml"]
+    assert found["Glass Water Bottle with Bamboo Lid 1L"].kind == "substitute"
+    # Word order does not matter, and 1 kg is 1000 g.
+    rice = find_competitors(index, "basmati rice premium 1000g", k=1).competitors[0]
+    assert rice.title == "Premium Basmati Rice 1 kg" and rice.kind == "twin"
+
+
+def test_shared_and_unique_are_sets_of_words(tmp_path):
+    index = _tiny_index(tmp_path, ["Premium Basmati Rice", "Organic Brown Rice"], ["Food > Rice"] * 2)
+    found = {c.title: c for c in find_competitors(index, "basmati rice premium", k=2).competitors}
+    basmati = found["Premium Basmati Rice"]
+    assert basmati.shared_phrases == ["basmati rice premium"]
+    assert basmati.unique_to_query == [] and basmati.unique_to_competitor == []
+    brown = found["Organic Brown Rice"]
+    assert brown.shared_phrases == ["rice"]
+    assert brown.unique_to_query == ["basmati", "premium"]
+    assert "organic brown" in brown.unique_to_competitor
+
+
+def test_chinese_twins_and_word_sets(tmp_path):
+    index = _tiny_index(tmp_path, ["不锈钢保温杯 500毫升 黑色 大容量", "不锈钢保温杯 750毫升 黑色 大容量"], ["杯 > 保温杯"] * 2)
+    found = {c.title: c for c in find_competitors(index, "大容量 黑色 不锈钢保温杯 500ml", k=2).competitors}
+    assert found["不锈钢保温杯 500毫升 黑色 大容量"].kind == "twin"
+    assert found["不锈钢保温杯 750毫升 黑色 大容量"].kind == "substitute"
+    assert found["不锈钢保温杯 750毫升 黑色 大容量"].differences == ["size: 500ml / 750ml"]
+    assert "不锈钢保温杯" in "".join(found["不锈钢保温杯 500毫升 黑色 大容量"].shared_phrases)
+
+
+def test_rerank_demotes_a_different_size_or_model_number_and_lifts_agreement(tmp_path):
+    from diffscan.analyses.competitors import RERANK, Rerank
+
+    index = _tiny_index(tmp_path, [
+        "Sony Bravia KDL-40V4100 40 inch LCD TV black",
+        "Sony Bravia KDL-46V4100 46 inch LCD TV black",
+        "Insulated Water Bottle 500ml blue",
+        "Insulated Water Bottle 750ml blue",
+    ])
+    tv = find_competitors(index, "Sony Bravia LCD TV KDL-46V4100 black", k=2).competitors
+    assert tv[0].title.startswith("Sony Bravia KDL-46V4100")
+    assert tv[1].attributes < 0 and "model no." in tv[1].differences[-1]
+    bottles = find_competitors(index, "Insulated Water Bottle 750ml blue", k=2).competitors
+    assert bottles[0].title == "Insulated Water Bottle 750ml blue"
+    assert bottles[0].attributes == pytest.approx(2 * RERANK.agree, abs=1e-4)  # size and colour agree
+    assert bottles[1].attributes == pytest.approx(RERANK.agree - RERANK.conflict, abs=1e-4)  # colour agrees, size not
+    plain = find_competitors(index, "Insulated Water Bottle 750ml blue", k=2, rerank=Rerank(agree=0, brand=0, conflict=0, model=0))
+    assert all(c.attributes == 0 for c in plain.competitors)
+    assert [round(c.score - c.attributes, 3) for c in bottles] == [round(c.score, 3) for c in plain.competitors]
+    assert "different model no." in RERANK.formula()
+
+
+def test_a_pasted_listing_gets_the_category_its_neighbours_vote_for(demo_index):
+    from diffscan.analyses.competitors import CategoryGuess
+
+    pasted = find_competitors(demo_index, "Insulated stainless steel water bottle 750ml leak proof", k=10)
+    guess = pasted.category_guessed
+    assert guess is not None and guess.path[-1] == "Water Bottles" and 0.4 <= guess.confidence <= 1
+    assert guess.describe() == f"category guessed: {' > '.join(guess.path)} (confidence {guess.confidence:.2f})"
+    assert pasted.to_dict()["category_guessed"] == " > ".join(guess.path)
+    assert any(c.same_category for c in pasted.competitors)
+    # A category given, or a listing's own, is the prior: nothing is guessed.
+    known = find_competitors(demo_index, "Insulated stainless steel water bottle 750ml", category_path=list(guess.path))
+    assert known.category_guessed is None
+    lid = demo_index.listings["listing_id"].iloc[0]
+    assert find_competitors(demo_index, listing_id=lid).category_guessed is None
+    assert find_competitors(demo_index, listing_id=lid, category_path=[]).category_guessed is not None
+    # No guess without a clear vote or when switched off; then no category prior at all.
+    assert find_competitors(demo_index, "water bottle", guess=CategoryGuess(min_confidence=1.01)).category_guessed is None
+    off = find_competitors(demo_index, "Insulated stainless steel water bottle 750ml leak proof", guess=None)
+    assert off.category_guessed is None and not any(c.same_category for c in off.competitors)
