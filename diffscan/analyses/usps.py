@@ -275,14 +275,15 @@ def brand_words(titles: list[str], brands: list[str], categories: list[str], *, 
     for b in set(brands):
         for w in b.split():
             with_word.setdefault(w, set()).add(b)
-    category_brands: dict[str, Counter] = {}
+    # Listings per (category, brand) and per category, counted once (not a scan of the catalog per category).
+    held_in = Counter(zip(categories, brands))
+    listed_in = Counter(categories)
 
     def usual(brands_: set[str], rows: list[int]) -> float:
         """The share of the listings of `rows`' categories that `brands_` hold (weighted as `rows` are)."""
         held = 0.0
         for c, n in Counter(category_of[rows]).items():
-            counts = category_brands.setdefault(c, Counter(brand_of[category_of == c]))
-            held += n * sum(counts[b] for b in brands_) / max(1, sum(counts.values()))
+            held += n * sum(held_in[c, b] for b in brands_) / max(1, listed_in[c])
         return held / len(rows)
 
     out = set()
