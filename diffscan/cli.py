@@ -335,7 +335,7 @@ def _niches_table(niches) -> Table:
     table.add_column("USPs", ratio=2)
     for n in niches:
         c = n.components
-        band = "" if n.price_median is None else export.price_band(n.to_dict())
+        band = "" if n.price_median is None else export.price_band_text(n.to_dict())
         table.add_row(
             str(n.rank), f"{escape(n.name)} [dim]({escape(n.category)})[/]",
             f"{n.opportunity:.1f} [dim]{c['demand']:.2f}/{c['competition']:.2f}/{c['homogenization']:.2f}/{c['price_room']:.2f}[/]",

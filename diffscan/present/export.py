@@ -153,7 +153,7 @@ def _money(value) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.2f}"
 
 
-def price_band(n: dict) -> str:
+def price_band_text(n: dict) -> str:
     """A niche's price band in words: lowest–highest of its real prices, with the median and the quartiles
     when there are enough prices for them."""
     low, mid, high = n.get("price_low"), n.get("price_median"), n.get("price_high")
@@ -182,7 +182,7 @@ def niches_report(document: dict, target: str | Path | None = None, *, detailed:
     table = pd.DataFrame(
         [{"#": n["rank"], "niche": n["name"], "category": n["category"], "opportunity": f"{n['opportunity']:.1f}",
           "demand": n["demand_label"], "listings / offers": f"{n['size']} / {n['distinct_offers']}",
-          "price band": price_band(n), "USPs": [u["text"] for u in n["usps"][:4]]} for n in niches],
+          "price band": price_band_text(n), "USPs": [u["text"] for u in n["usps"][:4]]} for n in niches],
         columns=["#", "niche", "category", "opportunity", "demand", "listings / offers", "price band", "USPs"],
     )
     lines.append(to_markdown(table))
@@ -199,7 +199,7 @@ def _niche_section(n: dict) -> list[str]:
     c = n["components"]
     out = [f"## {n['rank']}. {md_text(n['name'])} — opportunity {n['opportunity']:.1f}", ""]
     out.append(f"{md_text(n['category'])} · {n['size']} listings, {n['distinct_offers']} distinct offers · "
-               f"{md_text(n['demand_label'])} (demand from {md_text(n['demand_source'])}) · price {price_band(n)}  ")
+               f"{md_text(n['demand_label'])} (demand from {md_text(n['demand_source'])}) · price {price_band_text(n)}  ")
     out.append(f"Components: demand {c['demand']:.2f} · competition {c['competition']:.2f} · "
                f"homogenization {c['homogenization']:.2f} · price room {c['price_room']:.2f}")
     neighbour = n.get("neighbour")

@@ -164,7 +164,7 @@ def _detail(index, niches: list) -> None:
     m1.metric("Opportunity", f"{n.opportunity:.1f}")
     m2.metric("Listings / distinct offers", f"{n.size:,} / {n.distinct_offers:,}")
     m3.metric("Demand", f"{n.components.get('demand', 0):.0%}", help=n.demand_label)
-    m4.metric("Price band", export.price_band(n.to_dict()))
+    m4.metric("Price band", export.price_band_text(n.to_dict()))
     st.caption(f"Demand: {plain(n.demand_label)} (from {plain(n.demand_source)}). Components: "
                + " · ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in n.components.items()))
     st.info(plain(n.positioning), icon=":material/campaign:")

@@ -14,7 +14,7 @@ import pytest
 from diffscan.present.export import (
     md_text,
     niches_report,
-    price_band,
+    price_band_text,
     records,
     safe_cell,
     to_csv,
@@ -142,12 +142,12 @@ def test_price_band_is_made_of_real_prices_and_gives_quartiles_from_four():
 
     two = band_of(np.array([14.99, 16.80, np.nan]))  # the quoted case: no "15.44-16.35" between them
     assert two == {"min": 14.99, "max": 16.80, "count": 2, "low": None, "median": 14.99, "high": None}
-    assert price_band({"price_min": 14.99, "price_max": 16.80, "price_count": 2, "price_median": 14.99,
+    assert price_band_text({"price_min": 14.99, "price_max": 16.80, "price_count": 2, "price_median": 14.99,
                        "price_low": None, "price_high": None}) == "14.99–16.80 (2 prices)"
     four = band_of(np.array([4.0, 1.0, 3.0, 2.0]))
     assert (four["low"], four["median"], four["high"]) == (1.0, 2.0, 3.0) and {four["min"], four["max"]} == {1.0, 4.0}
-    assert band_of(np.array([np.nan]))["median"] is None and price_band({"price_median": None}) == "no prices"
-    assert price_band({"price_min": 3.0, "price_max": 3.0, "price_count": 1, "price_median": 3.0}) == "3.00 (1 price)"
+    assert band_of(np.array([np.nan]))["median"] is None and price_band_text({"price_median": None}) == "no prices"
+    assert price_band_text({"price_min": 3.0, "price_max": 3.0, "price_count": 1, "price_median": 3.0}) == "3.00 (1 price)"
 
 
 def _niche(rank: int, name: str) -> dict:
