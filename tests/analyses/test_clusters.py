@@ -20,7 +20,9 @@ from diffscan.analyses.clusters import (
     group_labels,
     mean_rows,
     near_duplicate_pairs,
+    coarse_groups,
     nearest_neighbours,
+    product_types,
     release_pages,
     representatives,
 )
@@ -197,7 +199,8 @@ def test_cluster_parameters_default_to_the_documented_numbers():
     assert CLUSTERING == ClusterParams(
         semantic_weight=0.8, cluster_distance=0.70, exact_limit=4000, micro_cluster_size=8, max_micro_clusters=1000,
         pca_dimensions=64, candidates=10, title_window=4, near_duplicate=NEAR_DUPLICATE, cell_size=250, probes=8,
-        max_candidates=2400, block_elements=1 << 22, release_rows=2048, seed=0)
+        max_candidates=2400, block_elements=1 << 22, release_rows=2048, type_neighbours=5, type_distance=2.5,
+        type_limit=60_000, seed=0)
     assert CLUSTERING.cluster_similarity == pytest.approx(0.30)
     assert CLUSTERING.similarity_rule() == ("similarity = 0.8 x semantic cosine + 0.2 x lexical cosine; clusters merge "
                                             "while the mean similarity stays >= 0.30")
@@ -352,3 +355,43 @@ def test_gather_reads_rows_in_steps_as_one_fancy_index(tmp_path):
         got = gather(m, rows, step)
         assert sp.issparse(got) and np.array_equal(got.toarray(), m[rows].toarray())
     assert gather(m, rows[:0], 5).shape == (0, 50)
+
+
+# --- product types (a catalog without categories) -------------------------------------------------------
+
+
+def _blobs(sizes, spread, seed=0) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors around len(sizes) random directions of 64 dimensions, and each row's blob."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(sizes), 64))
+    truth = np.repeat(np.arange(len(sizes)), sizes)
+    return _unit(centres[truth] + spread * rng.normal(size=(len(truth), 64))), truth
+
+
+def test_product_types_find_the_number_of_kinds_from_the_data():
+    for sizes in ([40, 40, 40], [60, 25, 10, 80, 30, 45]):  # no k is given: the cut finds 3, then 6
+        x, truth = _blobs(sizes, spread=0.08)
+        labels = product_types(x)
+        assert _same_partition(labels, truth.tolist()), (sizes, np.bincount(labels))
+        assert labels.min() == 0 and labels.max() == len(sizes) - 1  # every listing assigned, labels 0..k-1
+
+
+def test_product_types_repeat_exactly_and_handle_tiny_catalogs():
+    x, _ = _blobs([30, 30], spread=0.1, seed=3)
+    assert np.array_equal(product_types(x), product_types(x))
+    assert product_types(x[:2]).tolist() == [0, 0]
+    assert product_types(x[:0]).tolist() == []
+
+
+def test_type_distance_decides_how_far_types_merge():
+    x, _ = _blobs([50, 50, 50, 50], spread=0.08, seed=1)
+    assert len(set(product_types(x, params=ClusterParams(type_distance=1000.0)).tolist())) == 1
+    assert len(set(product_types(x).tolist())) == 4
+    assert len(set(product_types(x, params=ClusterParams(type_distance=0.05)).tolist())) > 4
+
+
+def test_coarse_groups_use_product_types_up_to_the_limit_and_k_means_above_it():
+    x, truth = _blobs([40, 40, 40], spread=0.08, seed=2)
+    assert _same_partition(coarse_groups(x), truth.tolist())
+    above = coarse_groups(x, params=ClusterParams(type_limit=50))
+    assert len(set(above.tolist())) == round((len(x) / 2) ** 0.5)  # k-means with k = sqrt(n / 2)
