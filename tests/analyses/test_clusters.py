@@ -200,7 +200,7 @@ def test_cluster_parameters_default_to_the_documented_numbers():
         semantic_weight=0.8, cluster_distance=0.70, exact_limit=4000, micro_cluster_size=8, max_micro_clusters=1000,
         pca_dimensions=64, candidates=10, title_window=4, near_duplicate=NEAR_DUPLICATE, cell_size=250, probes=8,
         max_candidates=2400, block_elements=1 << 22, release_rows=2048, type_neighbours=5, type_distance=2.5,
-        type_limit=60_000, seed=0)
+        type_limit=30_000, seed=0)
     assert CLUSTERING.cluster_similarity == pytest.approx(0.30)
     assert CLUSTERING.similarity_rule() == ("similarity = 0.8 x semantic cosine + 0.2 x lexical cosine; clusters merge "
                                             "while the mean similarity stays >= 0.30")
