@@ -47,6 +47,12 @@ def table(title: str, header: list[str], rows: list[list]) -> str:
     return text
 
 
+def product1m_labels(raw) -> dict[str, frozenset[str]]:
+    """Product1M dev's truth: each listing id's set of product labels (the file joins them with '|', in any
+    order: the same set is the same product or kit)."""
+    return dict(zip(raw["id"].astype(str), raw["product_labels"].map(lambda s: frozenset(x.strip() for x in s.split("|")))))
+
+
 def percentile(values: list[float], q: float) -> float:
     import numpy as np
 

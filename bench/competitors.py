@@ -27,7 +27,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from bench.common import OUT, peak_rss_mb, percentile, require_datasets, table, timer
+from bench.common import OUT, peak_rss_mb, percentile, product1m_labels, require_datasets, table, timer
 from diffscan.analyses.competitors import Rerank, Weights, find_competitors
 from diffscan.catalog.table import load_catalog
 from diffscan.encoder.cache import EmbeddingCache
@@ -113,7 +113,7 @@ def product1m(data, work) -> tuple[list[list], dict] | None:
         return None
     index, _, stats = build_index(catalog, work / "product1m", model=None)  # the model is auto-chosen
     raw = pd.read_csv(catalog, dtype=str)
-    label_of = dict(zip(raw["id"], raw["product_labels"].map(lambda s: frozenset(x.strip() for x in s.split("|")))))
+    label_of = product1m_labels(raw)
     ids = index.listings["listing_id"].tolist()
     labels = [label_of[i] for i in ids]
     count = Counter(labels)
