@@ -150,11 +150,11 @@ def parse_weights(text: str | None) -> dict[str, float]:
             continue
         name, sep, value = part.partition("=")
         try:
-            out[name.strip().replace("-", "_")] = float(value) if sep else float("nan")
+            if not sep:
+                raise ValueError(part)
+            out[name.strip().replace("-", "_")] = float(value)
         except ValueError:
             raise QueryError(f"Weight '{part.strip()}' is not NAME=NUMBER (e.g. competition=0.5).", parameter="weights") from None
-        if not sep:
-            raise QueryError(f"Weight '{part.strip()}' is not NAME=NUMBER (e.g. competition=0.5).", parameter="weights")
     return out
 
 
@@ -679,11 +679,12 @@ def _context(index: Index, landscape, opportunity: OpportunityParams, candidates
     known = known[np.lexsort((prices[known], codes[known]))]
     priced_starts = np.searchsorted(codes[known], np.arange(len(centroids[0]) + 1))
     demand = catalog_demand(index, params=opportunity)
+    logs = category_log_sums(demand, categories)
+    catalog_logs = (sum(v[0] for v in logs.values()), sum(v[1] for v in logs.values()))
     return _Context(index, landscape, demand, groups, categories, prices,
                     category_prices, dict(sizes), np.sort(np.array([sizes[c] for c in categories], dtype=float)), ref,
                     centroids, codes, opportunity, candidates, neighbours, by_cluster, starts, category_clusters, big,
-                    brand_codes(index.listings["brand"]), catalog_brand_words(index), (logs := category_log_sums(demand, categories)),
-                    (sum(v[0] for v in logs.values()), sum(v[1] for v in logs.values())),
+                    brand_codes(index.listings["brand"]), catalog_brand_words(index), logs, catalog_logs,
                     prices[known], priced_starts)
 
 
