@@ -162,12 +162,17 @@ def _codes_agree(a: frozenset[str], b: frozenset[str]) -> bool:
     return any(x == y or x.startswith(y) or y.startswith(x) for x in a for y in b)
 
 
+def _codes_differ(query: _Facts, other: _Facts) -> bool:
+    """Both titles state model numbers and none agree: another product for sure."""
+    return bool(query.codes and other.codes and not _codes_agree(query.codes, other.codes))
+
+
 def _differences(query: _Facts, other: _Facts, rule: TwinRule) -> list[str]:
     """What both titles state but differently, e.g. ['size: 750ml / 500ml']: a different product."""
     out = [f"{kind}: {', '.join(sorted(query.attributes[kind]))} / {', '.join(sorted(other.attributes[kind]))}"
            for kind in rule.kinds
            if kind in query.attributes and kind in other.attributes and query.attributes[kind].isdisjoint(other.attributes[kind])]
-    if query.codes and other.codes and not _codes_agree(query.codes, other.codes):
+    if _codes_differ(query, other):
         out.append(f"{_MODEL}: {', '.join(sorted(query.codes))} / {', '.join(sorted(other.codes))}")
     return out
 
@@ -596,7 +601,7 @@ def _rerank(listings: _Listings, query: _Query, qfacts: _Facts, rows: list[int],
         facts = listings.facts(rows[j], twin)
         same = sum(1 for kind, values in qfacts.attributes.items() if facts.attributes.get(kind) == values)
         differ = _differences(qfacts, facts, twin)
-        model = bool(differ) and differ[-1].startswith(_MODEL)
+        model = _codes_differ(qfacts, facts)  # the last of `differ` when true
         brand = listings.brand_tokens(rows[j])
         named = bool(brand) and (brand <= qtokens if not qbrand else listings.brand_key(rows[j]) == qbrand)
         adjust[j] = (rerank.agree * same + rerank.brand * named - rerank.conflict * (len(differ) - model)
