@@ -256,8 +256,8 @@ def has_cjk(text: str) -> bool:
 
 _CJK_ANY_RE = re.compile(rf"[{_CJK}]")
 # Phrases never run across punctuation: "creative builds. Builds fine" is two segments; Chinese
-# punctuation (full-width, no space after it) ends a segment too: "陶瓷磨芯，粗细可调".
-_SEGMENT_RE = re.compile(r"[,.](?=\s|$)|[;!?|:()\[\]{}\\]+|\s/\s|\s[-–—]\s|\s[-–—]|[-–—]\s"
+# punctuation (full-width, no space after it) ends a segment too: "陶瓷磨芯，粗细可调"; so does a line break.
+_SEGMENT_RE = re.compile(r"[,.](?=\s|$)|[;!?|:()\[\]{}\\\n]+|\s/\s|\s[-–—]\s|\s[-–—]|[-–—]\s"
                          r"|[，。、；：！？（）【】《》「」『』〈〉〔〕［］｛｝｜…·]+")
 
 

@@ -117,17 +117,16 @@ def _per_query(index, queries, vectors, k, filters=None):
     """What find_competitors_batch returned before it was vectorized: find_competitors per query."""
     import pandas as pd
 
-    from diffscan.analyses.competitors import Competitor
-    from diffscan.core.text import listing_text
+    from diffscan.analyses.competitors import Competitor, pasted_text
 
     chars = index.manifest["text"]["description_chars"]
     rows = []
     for (_, q), vec in zip(queries.iterrows(), vectors):
-        text = listing_text(q["title"], q["brand"], q["description"], chars)
+        text = pasted_text(q["title"], q["brand"], q["description"], chars)
         result = find_competitors(index, text, k=k, filters=filters, category_path=list(q["category_path"]), query_vector=vec,
                                   price=q.get("price"))
         guess = result.category_guessed
-        head = {"query_id": str(q["listing_id"]), "query_title": text.split(" | ", 1)[0],
+        head = {"query_id": str(q["listing_id"]), "query_title": text.split("\n", 1)[0].split(" | ", 1)[0],
                 "category_guessed": "" if guess is None else " > ".join(guess.path),
                 "category_confidence": float("nan") if guess is None else round(guess.confidence, 4)}
         rows.extend({**head, **c.to_dict()} for c in result.competitors)
@@ -377,3 +376,29 @@ def test_a_pasted_listing_gets_the_category_its_neighbours_vote_for(demo_index):
     assert find_competitors(demo_index, "water bottle", guess=CategoryGuess(min_confidence=1.01)).category_guessed is None
     off = find_competitors(demo_index, "Insulated stainless steel water bottle 750ml leak proof", guess=None)
     assert off.category_guessed is None and not any(c.same_category for c in off.competitors)
+
+
+def test_a_listing_matches_on_its_title_not_its_shops_description_template(tmp_path):
+    """A shop's template words (and the model numbers its description cites) do not make its own
+    listings the query's competitors; they still explain (phrases) and still count in the embedding."""
+    import pandas as pd
+
+    from diffscan.index.build import build_index
+
+    template = ("Free next-day delivery from Volt Depot, 2 year warranty, 30 day returns, trade prices, "
+                "fits the KT200 stand, see our other kitchen appliances")
+    frame = pd.DataFrame({
+        "id": ["query", "same-shop", "other-shop"],
+        "title": ["Acme Cordless Kettle KX100 1.7L", "Acme Toaster KT200 4 Slice", "Acme KX100 Electric Kettle 1.7 Litre"],
+        "description": [template, template, "Rapid boil, limescale filter"],
+        "category": ["Kitchen"] * 3,
+    })
+    frame.to_csv(tmp_path / "catalog.csv", index=False)
+    index, _, _ = build_index(tmp_path / "catalog.csv", tmp_path / "index")
+    found = find_competitors(index, listing_id="query", k=2).competitors
+    assert [c.listing_id for c in found] == ["other-shop", "same-shop"]
+    assert found[0].code_match and not found[1].code_match  # KT200 is cited by the description, not sold
+    assert "30 day returns" in found[1].shared_phrases  # the description still explains
+    # A pasted text: its first line is the title, the lines below its description.
+    pasted = find_competitors(index, "Acme Cordless Kettle KX100 1.7L\n" + template, k=2).competitors
+    assert not any(c.code_match for c in pasted if c.listing_id == "same-shop")
